@@ -1,0 +1,1 @@
+"""upgrade-harness: continuous rolling-upgrade testing for OpenStack."""

@@ -1,0 +1,127 @@
+"""The `harness` command: doctor, lock, up, status, down, run.
+
+Exit status: 0 success, 1 a step or check failed, 2 bad input or missing prerequisite
+(one sentence, nothing left running), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import lifecycle, prereqs, progress
+from harness.cloud import default_state_dir
+from harness.errors import StepFailed, UserError
+from harness.progress import log
+from harness.releases import catalog, locks, venv
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    p.add_argument("--state-dir", type=Path, default=None, help="where the cloud's record lives")
+    p.add_argument("--cache-dir", type=Path, default=None, help="where release venvs are cached")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="list prerequisites present and missing")
+    lock = sub.add_parser("lock", help="regenerate the lock files of catalogued series")
+    lock.add_argument("series", nargs="*", help="default: every series")
+    for name, text in (("up", "bring the scenario's cloud up at its base release"),
+                       ("run", "up, boot a server, down (the roll comes with the upgrade engine)")):  # fmt: skip
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("scenario", type=Path)
+        if name == "run":
+            cmd.add_argument("--keep", action="store_true", help="leave the cloud up afterwards")
+    sub.add_parser("status", help="nodes, services, release per service, pids, health")
+    sub.add_parser("down", help="stop everything and remove the cloud")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    progress.setup(args.verbose)
+    state_dir = args.state_dir or default_state_dir()
+    cache_dir = args.cache_dir or venv.default_cache_dir()
+    try:
+        return COMMANDS[args.command](args, state_dir, cache_dir)
+    except UserError as e:
+        print(f"harness: {e}", file=sys.stderr)
+        return e.exit_status
+    except StepFailed as e:
+        print(f"harness: failed: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print("harness: interrupted; everything it started was stopped.", file=sys.stderr)
+        return 130
+
+
+def cmd_doctor(args, state_dir, cache_dir) -> int:
+    rows = prereqs.checks()
+    for row in rows:
+        print(f"{'ok ' if row.ok else 'MISSING'}  {row.name:28} {row.detail}")
+    print(f"state dir  {state_dir}\ncache dir  {cache_dir}")
+    for s in catalog.CATALOG.values():
+        where = venv.venv_path(s, cache_dir)
+        print(f"release {s.name}: venv {'cached' if venv.is_built(where) else 'not built'} ({where})")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def cmd_lock(args, state_dir, cache_dir) -> int:
+    for name in args.series or list(catalog.CATALOG):
+        print(locks.compile_lock(catalog.get(name)))
+    return 0
+
+
+def cmd_up(args, state_dir, cache_dir) -> int:
+    cloud = lifecycle.up(args.scenario, state_dir, cache_dir)
+    print(f"cloud {cloud.scenario.name} is up; VIP {cloud.vip}; 'harness status' shows it.")
+    return 0
+
+
+def cmd_run(args, state_dir, cache_dir) -> int:
+    from harness import smoke
+
+    lifecycle.up(args.scenario, state_dir, cache_dir)
+    try:
+        smoke.boot_and_delete(lifecycle.Cloud.load(state_dir))
+    finally:
+        if not args.keep:
+            lifecycle.down(state_dir)
+    return 0
+
+
+def cmd_status(args, state_dir, cache_dir) -> int:
+    cloud, rows, backends = lifecycle.status(state_dir)
+    if cloud is None:
+        print("no cloud is up")
+        return 0
+    s = cloud.scenario
+    print(f"cloud {s.name} ({cloud.record['status']}), VIP {s.network.vip}, base {s.release_from}")
+    print(f"{'NODE':13} {'PROCESS':16} {'RELEASE':8} {'PID':>8}  STATE")
+    for r in sorted(rows, key=lambda r: (r.node, r.name)):
+        print(f"{r.node:13} {r.name:16} {r.release:8} {r.pid:>8}  {'running' if r.alive else 'DEAD'}")
+    if backends:
+        print("HAProxy backends:")
+        for (frontend, server), state in sorted(backends.items()):
+            print(f"  {frontend:16} {server:13} {state}")
+    healthy = all(r.alive for r in rows) and all(v.startswith("UP") for v in backends.values())
+    return 0 if healthy and backends else 1
+
+
+def cmd_down(args, state_dir, cache_dir) -> int:
+    if lifecycle.down(state_dir):
+        print("cloud removed")
+    return 0
+
+
+COMMANDS = {
+    "doctor": cmd_doctor,
+    "lock": cmd_lock,
+    "up": cmd_up,
+    "run": cmd_run,
+    "status": cmd_status,
+    "down": cmd_down,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

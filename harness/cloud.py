@@ -1,0 +1,200 @@
+"""The cloud context: where a cloud's files live, its secrets, and its record on disk.
+
+One cloud at a time per state directory. `cloud.json` records everything `up` created
+(namespaces, links, processes with pid and start time, which release each service runs
+on each node) the moment it is created, so `down`, a Ctrl-C or a failed `up` can undo
+exactly that and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from harness import process
+from harness.errors import UserError
+from harness.scenario import Node, Scenario, parse
+from harness.topology.netns import netns_name
+
+DEFAULT_STATE_DIR = Path("/var/lib/upgrade-harness")
+RECORD = "cloud.json"
+SECRETS = "secrets.json"
+
+DB_PORT = 3306
+AMQP_PORT = 5672
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("HARNESS_STATE_DIR") or DEFAULT_STATE_DIR)
+
+
+class Secrets:
+    """Per-run passwords, generated on first use and kept in a mode-600 file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+
+    def get(self, name: str) -> str:
+        if name not in self._values:
+            self._values[name] = secrets.token_urlsafe(18)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(self._values, f)
+        return self._values[name]
+
+    def values(self) -> list[str]:
+        return list(self._values.values())
+
+
+class Cloud:
+    def __init__(self, scenario: Scenario, state_dir: Path, record: dict | None = None):
+        self.scenario = scenario
+        self.state_dir = state_dir
+        self.secrets = Secrets(state_dir / SECRETS)
+        self.record = record or {
+            "scenario": scenario.name,
+            "scenario_data": None,
+            "status": "starting",
+            "bridge": None,
+            "namespaces": [],
+            "processes": [],
+            "releases": {},
+            "venvs": {},
+            "stops": [],
+        }
+
+    # -- persistence --------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, scenario: Scenario, scenario_data: dict, state_dir: Path) -> Cloud:
+        if (state_dir / RECORD).exists():
+            existing = json.loads((state_dir / RECORD).read_text())
+            raise UserError(
+                f"A cloud from scenario {existing.get('scenario')!r} is already up "
+                f"(state in {state_dir}); run 'harness down' first."
+            )
+        state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(state_dir, 0o755)  # mysql must traverse it to its data dir
+        (state_dir / SECRETS).unlink(missing_ok=True)
+        cloud = cls(scenario, state_dir)
+        cloud.record["scenario_data"] = scenario_data
+        cloud.save()
+        return cloud
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Cloud | None:
+        path = state_dir / RECORD
+        if not path.exists():
+            return None
+        record = json.loads(path.read_text())
+        scenario = parse(record["scenario_data"], Path(record["scenario"]))
+        return cls(scenario, state_dir, record)
+
+    def save(self) -> None:
+        tmp = self.state_dir / (RECORD + ".tmp")
+        tmp.write_text(json.dumps(self.record, indent=2))
+        tmp.replace(self.state_dir / RECORD)
+
+    def forget(self) -> None:
+        (self.state_dir / RECORD).unlink(missing_ok=True)
+        (self.state_dir / SECRETS).unlink(missing_ok=True)
+
+    # -- what runs where ----------------------------------------------------------------
+
+    def add_process(self, proc: process.Proc) -> None:
+        self.record["processes"].append(proc.to_dict())
+        self.save()
+
+    def processes(self, node: str | None = None, name: str | None = None) -> list[process.Proc]:
+        procs = [process.Proc(**p) for p in self.record["processes"]]
+        return [
+            p for p in procs if (node is None or p.node == node) and (name is None or p.name == name)
+        ]
+
+    def remove_process(self, proc: process.Proc) -> None:
+        self.record["processes"] = [
+            p for p in self.record["processes"] if p["pid"] != proc.pid or p["node"] != proc.node
+        ]
+        self.save()
+
+    def set_release(self, node: str, service: str, series: str) -> None:
+        self.record["releases"].setdefault(node, {})[service] = series
+        self.save()
+
+    def release(self, node: str, service: str) -> str:
+        return self.record["releases"].get(node, {}).get(service, self.scenario.release_from)
+
+    def venv(self, series: str) -> Path:
+        return Path(self.record["venvs"][series])
+
+    # -- paths ----------------------------------------------------------------------------
+
+    def netns(self, node: Node | str) -> str:
+        return netns_name(node)
+
+    def node_dir(self, node: Node | str, service: str) -> Path:
+        name = node if isinstance(node, str) else node.name
+        path = self.state_dir / "nodes" / name / service
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def shared_dir(self, name: str) -> Path:
+        """Storage every node sees (an image store, say), as NFS would give in a real cloud."""
+        path = self.state_dir / "shared" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_path(self, node: Node | str, name: str) -> Path:
+        node_name = node if isinstance(node, str) else node.name
+        return self.state_dir / "logs" / node_name / f"{name}.log"
+
+    # -- addresses and credentials --------------------------------------------------------
+
+    @property
+    def vip(self) -> str:
+        return self.scenario.network.vip
+
+    def vip_url(self, port: int, path: str = "") -> str:
+        return f"http://{self.vip}:{port}{path}"
+
+    @property
+    def controller_address(self) -> str:
+        return self.scenario.controller.address
+
+    def db_url(self, user: str, database: str) -> str:
+        password = self.secrets.get(f"db-{user}")
+        return f"mysql+pymysql://{user}:{password}@{self.controller_address}:{DB_PORT}/{database}?charset=utf8"
+
+    @property
+    def transport_url(self) -> str:
+        password = self.secrets.get("rabbit-openstack")
+        return f"rabbit://openstack:{password}@{self.controller_address}:{AMQP_PORT}/"
+
+    def service_credentials(self, user: str) -> dict[str, str]:
+        """A [keystone_authtoken]-style section for a service user in the service project."""
+        return {
+            "auth_url": self.vip_url(5000),
+            "auth_type": "password",
+            "project_domain_name": "Default",
+            "user_domain_name": "Default",
+            "project_name": "service",
+            "username": user,
+            "password": self.secrets.get(f"user-{user}"),
+            "region_name": "RegionOne",
+        }
+
+    def service_env(self, series: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """A clean environment for a service process: its release's venv first on PATH."""
+        bin_dir = self.venv(series) / "bin"
+        env = {
+            "PATH": f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(self.state_dir),
+            "LANG": "C.UTF-8",
+            "VIRTUAL_ENV": str(self.venv(series)),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(extra or {})
+        return env

@@ -1,0 +1,1 @@
+"""Infrastructure on the controller node: MariaDB, RabbitMQ, HAProxy."""

@@ -1,0 +1,268 @@
+"""Bringing the embedded cloud up and down, and reporting its status.
+
+`up` records everything it creates in the cloud record before or as it creates it; any
+failure, Ctrl-C or SIGTERM during `up` runs the same teardown as `down`, so nothing
+half-started is left behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness import process, scenario as scenario_mod
+from harness.cloud import Cloud
+from harness.errors import UserError
+from harness.infra import haproxy, mariadb, rabbitmq
+from harness.prereqs import require
+from harness.progress import log
+from harness.releases import catalog, venv
+from harness.scenario import Node
+from harness.services import ORDER, Service
+from harness.services.base import uwsgi_ini, wait_api
+from harness.services.keystone import register
+from harness.topology import netns
+
+INFRA = ("haproxy", "rabbitmq", "epmd", "mariadb")  # stopped last, in this order
+
+
+def build_venvs(series_names: list[str], cache_dir: Path) -> dict[str, str]:
+    paths = {}
+    for name in series_names:
+        started = time.monotonic()
+        path, built = venv.ensure(catalog.get(name), cache_dir)
+        verb = "built" if built else "cached"
+        log.info("venv %s %s in %.1f s: %s", name, verb, time.monotonic() - started, path)
+        paths[name] = str(path)
+    return paths
+
+
+def up(scenario_path: Path, state_dir: Path, cache_dir: Path) -> Cloud:
+    data = yaml.safe_load(Path(scenario_path).read_text()) if Path(scenario_path).exists() else None
+    scenario = scenario_mod.load(scenario_path)
+    require(install=True)
+    _check_free(scenario)
+    venvs = build_venvs([scenario.release_from], cache_dir)
+    cloud = Cloud.create(scenario, data, state_dir)
+    cloud.record["venvs"] = venvs
+    cloud.save()
+    with _signals_as_interrupt():
+        try:
+            _bring_up(cloud)
+        except BaseException:
+            log.error("up failed; tearing down what was started")
+            with _signals_ignored():
+                teardown(cloud)
+            raise
+    cloud.record["status"] = "up"
+    cloud.save()
+    return cloud
+
+
+def _check_free(scenario) -> None:
+    """Refuse to touch namespaces or a bridge we did not create."""
+    taken = {netns.netns_name(n) for n in scenario.nodes} & netns.existing_namespaces()
+    if taken:
+        raise UserError(f"Network namespace {sorted(taken)[0]} already exists; remove it first.")
+    if netns.link_exists(scenario.network.bridge):
+        raise UserError(f"Network interface {scenario.network.bridge} already exists.")
+
+
+def _bring_up(cloud: Cloud) -> None:
+    s = cloud.scenario
+    t0 = time.monotonic()
+    log.info("network: bridge %s, %d nodes, VIP %s", s.network.bridge, len(s.nodes), s.network.vip)
+    cloud.record["bridge"] = s.network.bridge
+    cloud.save()
+    netns.create_bridge(s.network)
+    for i, node in enumerate(s.nodes):
+        cloud.record["namespaces"].append(netns.netns_name(node))
+        cloud.save()
+        netns.create_node(s, i, node)
+        for svc in ORDER:
+            if svc.runs_on(node):
+                cloud.set_release(node.name, svc.project, s.release_from)
+    log.info("infra: MariaDB, RabbitMQ on %s", s.controller.name)
+    mariadb.start(cloud)
+    for svc in ORDER:
+        for db in svc.databases:
+            mariadb.create_database(cloud, db, svc.project)
+    rabbitmq.start(cloud)
+    haproxy.start(cloud, [svc.api.frontend for svc in ORDER if svc.api])
+    for svc in ORDER:
+        _start_service(cloud, svc)
+        if svc.project == "keystone":
+            svc.bootstrap(cloud)
+            register(cloud, ORDER)
+    log.info("cloud up in %.1f s", time.monotonic() - t0)
+
+
+def _start_service(cloud: Cloud, svc: Service) -> None:
+    nodes = [n for n in cloud.scenario.nodes if svc.runs_on(n)]
+    started = time.monotonic()
+    for node in nodes:
+        svc.configure(cloud, node)
+    log.info("%s: DB sync (%s)", svc.project, cloud.scenario.release_from)
+    svc.sync(cloud)
+    api_nodes = [n for n in nodes if svc.api and n.has("api")]
+    for node in api_nodes:
+        start_api(cloud, svc, node)
+    for node in api_nodes:
+        wait_api(cloud, node, svc.api)
+    for node in nodes:
+        for name in svc.daemons(node):
+            start_daemon(cloud, svc, node, name)
+    svc.after_start(cloud)
+    log.info("%s: up on %s in %.1f s", svc.project, ", ".join(n.name for n in nodes),
+             time.monotonic() - started)  # fmt: skip
+
+
+def start_api(cloud: Cloud, svc: Service, node: Node) -> process.Proc:
+    series = cloud.release(node.name, svc.project)
+    env = cloud.service_env(series, svc.api_env(cloud, node))
+    ini = uwsgi_ini(cloud, node, svc.api, env, series)
+    argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
+    proc = process.spawn(svc.api.name, node.name, cloud.netns(node), argv, env,
+                         cloud.log_path(node, svc.api.name), series)  # fmt: skip
+    cloud.add_process(proc)
+    return proc
+
+
+def start_daemon(cloud: Cloud, svc: Service, node: Node, name: str) -> process.Proc:
+    series = cloud.release(node.name, svc.project)
+    argv = svc.daemon_argv(cloud, node, name)
+    proc = process.spawn(name, node.name, cloud.netns(node), argv, cloud.service_env(series),
+                         cloud.log_path(node, name), series)  # fmt: skip
+    cloud.add_process(proc)
+    return proc
+
+
+# -- down ---------------------------------------------------------------------------------
+
+
+def down(state_dir: Path) -> bool:
+    cloud = Cloud.load(state_dir)
+    if cloud is None:
+        log.info("no cloud is up (no record in %s)", state_dir)
+        return False
+    with _signals_ignored():
+        teardown(cloud)
+    return True
+
+
+def teardown(cloud: Cloud) -> None:
+    """Stop every process we started (services in parallel, then infra in order), kill
+    anything left in our namespaces, delete them and the bridge, forget the cloud."""
+    timeout = cloud.scenario.services.stop_timeout
+    procs = cloud.processes()
+    services = [p for p in procs if p.name not in INFRA]
+    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+        stops = list(pool.map(lambda p: process.stop(p, timeout), services))
+    for name in INFRA:
+        stops += [process.stop(p, timeout) for p in procs if p.name == name]
+    for stop in stops:
+        if stop.forced:
+            log.warning("%s on %s ignored SIGTERM for %.1f s: killed", stop.name, stop.node, stop.waited)
+    for ns in cloud.record["namespaces"]:
+        _kill_leftovers(ns)
+        netns.delete_namespace(ns)
+    if cloud.record["bridge"]:
+        netns.delete_link(cloud.record["bridge"])
+    cloud.forget()
+    for sub in ("nodes", "shared", "logs"):
+        shutil.rmtree(cloud.state_dir / sub, ignore_errors=True)
+    log.info("down: %d processes stopped, %d namespaces and the bridge removed",
+             len(stops), len(cloud.record["namespaces"]))  # fmt: skip
+
+
+def _kill_leftovers(ns: str) -> None:
+    # Everything in a namespace the harness created was started by the harness
+    # (a daemon's own children, say); kill them by pid.
+    for pid in netns.pids_in(ns):
+        try:
+            import os
+
+            os.kill(pid, signal.SIGKILL)
+            log.warning("killed leftover pid %d in %s", pid, ns)
+        except ProcessLookupError:
+            pass
+    for _ in range(50):
+        if not netns.pids_in(ns):
+            return
+        time.sleep(0.1)
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcStatus:
+    node: str
+    name: str
+    release: str
+    pid: int
+    alive: bool
+
+
+def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
+    cloud = Cloud.load(state_dir)
+    if cloud is None:
+        return None, [], {}
+    venvs = {path: series for series, path in cloud.record["venvs"].items()}
+    rows = [
+        ProcStatus(p.node, p.name, running_release(p.pid, venvs) or p.release or "-", p.pid,
+                   process.alive(p))  # fmt: skip
+        for p in cloud.processes()
+    ]
+    try:
+        backends = haproxy.server_status(cloud)
+    except OSError:
+        backends = {}
+    return cloud, rows, backends
+
+
+def running_release(pid: int, venvs: dict[str, str]) -> str | None:
+    """Ask the process itself which release it runs: the venv its executable lives in."""
+    try:
+        exe = str(Path(f"/proc/{pid}/exe").resolve())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for path, series in venvs.items():
+        if exe.startswith(path + "/") or any(a.decode(errors="replace").startswith(path + "/") for a in cmdline):
+            return series
+    return None
+
+
+# -- signals ----------------------------------------------------------------------------------
+
+
+class _signals_as_interrupt:
+    """SIGTERM during `up` behaves like Ctrl-C: the same teardown runs."""
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._old)
+
+
+class _signals_ignored:
+    """Teardown is not interrupted by a second Ctrl-C: it would leave things half-removed."""
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)

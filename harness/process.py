@@ -1,0 +1,168 @@
+"""Processes the harness starts and supervises.
+
+Each process is started in its own session (so its pid is also its process group id),
+inside a node's network namespace, with its output in one log file. It is remembered by
+pid *and* the kernel's start time of that pid, so the harness never signals a process it
+did not start, even after pid reuse. Stopping is SIGTERM to the group, a bounded wait,
+then SIGKILL; how long it waited and whether it had to kill is recorded, because a
+service that ignores SIGTERM is a finding, not a harness crash.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str  # e.g. "nova-api"
+    node: str
+    pid: int
+    start_ticks: int
+    log: str
+    release: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    name: str
+    node: str
+    pid: int
+    waited: float  # seconds between SIGTERM and the group being gone (or SIGKILL)
+    forced: bool  # SIGKILL was needed
+
+
+def netns_argv(netns: str | None, argv: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
+def spawn(
+    name: str,
+    node: str,
+    netns: str | None,
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    release: str | None = None,
+    cwd: Path | None = None,
+) -> Proc:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        # `ip netns exec` execs the command, so the pid we get is the service's own.
+        child = subprocess.Popen(
+            netns_argv(netns, argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return Proc(name, node, child.pid, _start_ticks(child.pid) or 0, str(log), release)
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces; fields after the closing paren are fixed.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def alive(proc: Proc) -> bool:
+    fields = _stat(proc.pid)
+    if not fields or fields[0] == "Z":
+        return False
+    return int(fields[19]) == proc.start_ticks
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def _reap(pid: int) -> None:
+    # Children of this very process must be reaped or they linger as zombies.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def stop(proc: Proc, timeout: float) -> StopRecord:
+    """SIGTERM the process group, wait up to `timeout`, then SIGKILL what is left."""
+    started = time.monotonic()
+    if not alive(proc):
+        return StopRecord(proc.name, proc.node, proc.pid, 0.0, False)
+    _signal_group(proc.pid, signal.SIGTERM)
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        _reap(proc.pid)
+        if not alive(proc) and not group_members(proc.pid):
+            return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, False)
+        time.sleep(0.1)
+    _signal_group(proc.pid, signal.SIGKILL)
+    for _ in range(50):
+        _reap(proc.pid)
+        if not group_members(proc.pid):
+            break
+        time.sleep(0.1)
+    return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, True)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def signal_proc(proc: Proc, sig: int) -> bool:
+    """Send `sig` to a process we started (SIGHUP to reload, say); False if it is gone."""
+    if not alive(proc):
+        return False
+    os.kill(proc.pid, sig)
+    return True
+
+
+def run(
+    argv: list[str],
+    netns: str | None,
+    env: dict[str, str],
+    log: Path,
+    timeout: float,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a one-shot command (a DB sync, say) in a namespace, output appended to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(f"\n$ {' '.join(argv)}\n".encode())
+        out.flush()
+        return subprocess.run(
+            netns_argv(netns, argv),
+            input=stdin.encode() if stdin is not None else None,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )

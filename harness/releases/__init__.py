@@ -1,0 +1,1 @@
+"""OpenStack release series, their lock files and per-release virtualenvs."""

@@ -1,0 +1,173 @@
+"""Scenario files: YAML, validated against schema/scenario.schema.json, then checked for
+what a schema cannot say (known releases, one controller, addresses that fit and don't clash).
+Every problem is one sentence raised as UserError (exit status 2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from harness.errors import UserError
+from harness.releases import catalog
+
+SCHEMA = json.loads((Path(__file__).parent / "schema" / "scenario.schema.json").read_text())
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Network:
+    cidr: str
+    gateway: str
+    vip: str
+    bridge: str = "uh-br0"
+
+    @property
+    def prefixlen(self) -> int:
+        return ipaddress.ip_network(self.cidr).prefixlen
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    api_workers: int = 1
+    startup_timeout: float = 180.0  # seconds a service may take to become healthy
+    stop_timeout: float = 30.0  # SIGTERM → SIGKILL bound when stopping a service
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    release_from: str
+    release_to: str
+    network: Network
+    nodes: tuple[Node, ...]
+    services: ServiceOptions = field(default_factory=ServiceOptions)
+    seed: int | None = None
+    description: str = ""
+
+    @property
+    def controller(self) -> Node:
+        return next(n for n in self.nodes if n.has("controller"))
+
+    def with_role(self, role: str) -> list[Node]:
+        return [n for n in self.nodes if n.has(role)]
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise UserError(f"The scenario has no node named {name!r}.")
+
+
+def load(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"Scenario file {path} does not exist.") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"Scenario {path} is not valid YAML{where}.") from None
+    return parse(data, path)
+
+
+def parse(data: object, path: Path) -> Scenario:
+    _validate_schema(data, path)
+    net = Network(**data["network"])
+    nodes = tuple(Node(n["name"], n["address"], tuple(n["roles"])) for n in data["nodes"])
+    scenario = Scenario(
+        name=data["name"],
+        path=path,
+        release_from=catalog.get(data["releases"]["from"]).name,
+        release_to=catalog.get(data["releases"]["to"]).name,
+        network=net,
+        nodes=nodes,
+        services=ServiceOptions(**data.get("services", {})),
+        seed=data.get("seed"),
+        description=data.get("description", ""),
+    )
+    _check_releases(scenario)
+    _check_nodes(scenario)
+    _check_addresses(scenario)
+    return scenario
+
+
+def _validate_schema(data: object, path: Path) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    e = errors[0]
+    where = ".".join(str(p) for p in e.absolute_path) or "the top level"
+    if e.validator == "additionalProperties":
+        unknown = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        raise UserError(f"Scenario {path}: unknown key {unknown[0]!r} in {where}.")
+    if e.validator == "required":
+        raise UserError(f"Scenario {path}: {e.message} in {where}.")
+    raise UserError(f"Scenario {path}: {where}: {e.message}.")
+
+
+def _check_releases(s: Scenario) -> None:
+    names = list(catalog.CATALOG)
+    if names.index(s.release_to) <= names.index(s.release_from):
+        raise UserError(
+            f"Scenario {s.path}: release 'to' ({s.release_to}) must be newer than "
+            f"'from' ({s.release_from})."
+        )
+
+
+def _check_nodes(s: Scenario) -> None:
+    names = [n.name for n in s.nodes]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise UserError(f"Scenario {s.path}: node name {sorted(dup)[0]!r} is used twice.")
+    controllers = s.with_role("controller")
+    if len(controllers) != 1:
+        raise UserError(
+            f"Scenario {s.path}: exactly one node must have the 'controller' role, "
+            f"found {len(controllers)}."
+        )
+    if not s.with_role("api") or not s.with_role("compute"):
+        raise UserError(f"Scenario {s.path}: at least one node needs 'api' and one 'compute'.")
+
+
+def _check_addresses(s: Scenario) -> None:
+    try:
+        net = ipaddress.ip_network(s.network.cidr)
+    except ValueError:
+        raise UserError(f"Scenario {s.path}: network.cidr {s.network.cidr!r} is not a network.") from None
+    if net.version != 4 or net.prefixlen > 29:
+        raise UserError(f"Scenario {s.path}: network.cidr must be an IPv4 network of /29 or larger.")
+    owners = [("network.gateway", s.network.gateway), ("network.vip", s.network.vip)]
+    owners += [(f"node {n.name}", n.address) for n in s.nodes]
+    seen: dict[ipaddress.IPv4Address, str] = {}
+    for owner, text in owners:
+        addr = _address(s, owner, text)
+        if addr not in net or addr in (net.network_address, net.broadcast_address):
+            raise UserError(f"Scenario {s.path}: {owner} address {text} is not a host of {net}.")
+        if addr in seen:
+            raise UserError(f"Scenario {s.path}: {owner} and {seen[addr]} both use address {text}.")
+        seen[addr] = owner
+
+
+def _address(s: Scenario, owner: str, text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise UserError(f"Scenario {s.path}: {owner} address {text!r} is not an IPv4 address.") from None

@@ -1,0 +1,15 @@
+"""One module per OpenStack service. ORDER is the order they come up in (and, reversed,
+the order they go down): identity first, nova last because it needs all the others."""
+
+from harness.services.base import Service
+from harness.services.glance import Glance
+from harness.services.keystone import Keystone
+from harness.services.neutron import Neutron
+from harness.services.nova import Nova
+from harness.services.placement import Placement
+
+ORDER: tuple[Service, ...] = (Keystone(), Glance(), Placement(), Neutron(), Nova())
+
+BY_NAME = {s.project: s for s in ORDER}
+
+__all__ = ["ORDER", "BY_NAME", "Service"]

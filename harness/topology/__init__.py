@@ -1,0 +1,1 @@
+"""Where the cloud runs: nodes and the backends that provide them."""
