@@ -30,6 +30,9 @@ from harness.services.keystone import register
 from harness.topology import netns
 
 INFRA = ("haproxy", "rabbitmq", "epmd", "mariadb")  # stopped last, in this order
+# Tearing down needs no grace: nothing of the cloud is kept. (Graceful stops during the
+# roll use the scenario's stop_timeout.)
+TEARDOWN_TIMEOUT = 10.0
 
 
 def build_venvs(series_names: list[str], cache_dir: Path) -> dict[str, str]:
@@ -159,7 +162,7 @@ def down(state_dir: Path) -> bool:
 def teardown(cloud: Cloud) -> None:
     """Stop every process we started (services in parallel, then infra in order), kill
     anything left in our namespaces, delete them and the bridge, forget the cloud."""
-    timeout = cloud.scenario.services.stop_timeout
+    timeout = min(TEARDOWN_TIMEOUT, cloud.scenario.services.stop_timeout)
     procs = cloud.processes()
     services = [p for p in procs if p.name not in INFRA]
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:

@@ -23,9 +23,22 @@ class Nova(Service):
     def runs_on(self, node: Node) -> bool:
         return node.has("api") or node.has("compute") or node.has("controller")
 
+    def db_conf(self, cloud: Cloud, node: Node | str):
+        return self.config_dir(cloud, node) / "nova-db.conf"
+
     def configure(self, cloud: Cloud, node: Node) -> None:
         base = self.config_dir(cloud, node)
+        (base / "state").mkdir(exist_ok=True)
         creds = cloud.service_credentials("nova")
+        # Database credentials live in their own file, given to every nova process except
+        # nova-compute: computes reach the database only through the conductor.
+        write_ini(
+            self.db_conf(cloud, node),
+            {
+                "api_database": {"connection": cloud.db_url("nova", "nova_api")},
+                "database": {"connection": cloud.db_url("nova", "nova")},
+            },
+        )
         write_ini(
             self.conf(cloud, node),
             {
@@ -39,8 +52,6 @@ class Nova(Service):
                     "state_path": base / "state",
                 },
                 "api": {"auth_strategy": "keystone"},
-                "api_database": {"connection": cloud.db_url("nova", "nova_api")},
-                "database": {"connection": cloud.db_url("nova", "nova")},
                 "keystone_authtoken": authtoken(cloud, "nova"),
                 "service_user": {"send_service_user_token": True, **creds},
                 "placement": creds,
@@ -65,18 +76,22 @@ class Nova(Service):
         # "No section 'osapi_compute'"); it belongs to the code, so it comes from the venv.
         return {
             "OS_NOVA_CONFIG_DIR": str(self.config_dir(cloud, node)),
-            "OS_NOVA_CONFIG_FILES": f"{self.paste_ini(cloud, node)};nova.conf",
+            "OS_NOVA_CONFIG_FILES": f"{self.paste_ini(cloud, node)};nova.conf;nova-db.conf",
         }
 
     def daemons(self, node: Node) -> list[str]:
         names = list(CONTROLLER_DAEMONS) if node.has("controller") else []
         return names + (["nova-compute"] if node.has("compute") else [])
 
+    def config_args(self, cloud: Cloud, node: Node | str, db: bool = True) -> list[str]:
+        args = ["--config-file", str(self.conf(cloud, node))]
+        return args + (["--config-file", str(self.db_conf(cloud, node))] if db else [])
+
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
-        return [name, "--config-file", str(self.conf(cloud, node))]
+        return [name, *self.config_args(cloud, node, db=name != "nova-compute")]
 
     def sync(self, cloud: Cloud) -> None:
-        conf = ["--config-file", str(self.conf(cloud, cloud.scenario.controller))]
+        conf = self.config_args(cloud, cloud.scenario.controller)
         self.manage(cloud, ["nova-manage", *conf, "api_db", "sync"], "nova-manage api_db sync")
         cell0 = cloud.db_url("nova", "nova_cell0")
         self.manage(
@@ -104,7 +119,7 @@ class Nova(Service):
 
     def _discovered(self, cloud: Cloud) -> set[str]:
         node = cloud.scenario.controller
-        conf = ["--config-file", str(self.conf(cloud, node))]
+        conf = self.config_args(cloud, node)
         series = cloud.release(node.name, self.project)
         log = cloud.log_path(node, "nova-manage")
         env = cloud.service_env(series)

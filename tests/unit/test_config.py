@@ -1,0 +1,97 @@
+"""Config generation, without starting anything."""
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from harness import scenario
+from harness.cloud import Cloud
+from harness.infra import haproxy
+from harness.services import BY_NAME, ORDER
+from harness.services.base import read_ini, uwsgi_ini
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cloud(tmp_path):
+    s = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
+    c = Cloud(s, tmp_path)
+    c.record["venvs"] = {"2026.1": "/opt/venvs/2026.1", "2026.2": "/opt/venvs/2026.2"}
+    for node in s.nodes:
+        for svc in ORDER:
+            if svc.runs_on(node):
+                svc.configure(c, node)
+    return c
+
+
+def test_every_nova_process_has_its_own_host_and_reaches_infra_on_the_controller(cloud):
+    for node in cloud.scenario.nodes:
+        conf = read_ini(BY_NAME["nova"].conf(cloud, node))
+        assert conf["DEFAULT"]["host"] == node.name
+        assert conf["DEFAULT"]["my_ip"] == node.address
+        assert "@10.250.0.11:5672/" in conf["DEFAULT"]["transport_url"]
+        assert conf["DEFAULT"]["compute_driver"] == "fake.FakeDriverWithoutFakeNodes"
+        assert conf["DEFAULT"]["state_path"].endswith(f"nodes/{node.name}/nova/state")
+        assert conf["keystone_authtoken"]["auth_url"] == "http://10.250.0.10:5000"
+
+
+def test_nova_compute_gets_no_database_credentials(cloud):
+    nova = BY_NAME["nova"]
+    node = cloud.scenario.node("compute-api")
+    assert not read_ini(nova.conf(cloud, node)).has_section("database")
+    assert "@10.250.0.11:3306/nova?" in read_ini(nova.db_conf(cloud, node))["database"]["connection"]
+    compute = nova.daemon_argv(cloud, node, "nova-compute")
+    assert str(nova.db_conf(cloud, node)) not in compute
+    conductor = nova.daemon_argv(cloud, cloud.scenario.controller, "nova-conductor")
+    assert str(nova.db_conf(cloud, cloud.scenario.controller)) in conductor
+
+
+def test_processes_per_node_follow_roles(cloud):
+    nova = BY_NAME["nova"]
+    assert nova.daemons(cloud.scenario.node("controller")) == [
+        "nova-conductor",
+        "nova-scheduler",
+        "nova-compute",
+    ]
+    assert nova.daemons(cloud.scenario.node("compute-api")) == ["nova-compute"]
+
+
+def test_passwords_are_per_run_and_files_holding_them_are_private(cloud, tmp_path):
+    conf = BY_NAME["keystone"].conf(cloud, "controller")
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    password = read_ini(conf)["database"]["connection"].split(":")[2].split("@")[0]
+    assert len(password) >= 20 and password in cloud.secrets.values()
+    other = Cloud(cloud.scenario, tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    assert other.secrets.get("db-keystone") != password
+
+
+def test_uwsgi_binds_the_node_address_and_closes_connections(cloud):
+    node = cloud.scenario.node("compute-api")
+    nova = BY_NAME["nova"]
+    ini = read_ini(uwsgi_ini(cloud, node, nova.api, {}, "2026.1"))["uwsgi"]
+    assert ini["http-socket"] == "10.250.0.12:8774"
+    assert ini["add-header"] == "Connection: close"
+    assert ini["virtualenv"] == "/opt/venvs/2026.1"
+    assert ini["module"] == "nova.wsgi.osapi_compute:application"
+    env = nova.api_env(cloud, node)
+    assert env["OS_NOVA_CONFIG_FILES"].split(";")[0].endswith("etc/nova/api-paste.ini")
+
+
+def test_haproxy_fronts_every_api_on_every_api_node_and_names_the_server(cloud):
+    frontends = [svc.api.frontend for svc in ORDER if svc.api]
+    cfg = haproxy.render(cloud, frontends)
+    assert "mode 600 level admin" in cfg
+    for fe in frontends:
+        assert f"listen {fe.name}\n    bind 10.250.0.10:{fe.port}" in cfg
+        for node in cloud.scenario.with_role("api"):
+            assert f"server {node.name} {node.address}:{fe.port} check" in cfg
+    assert cfg.count(f"http-response set-header {haproxy.SERVER_HEADER} %s") == len(frontends)
+
+
+def test_glance_nodes_share_one_image_store(cloud):
+    glance = BY_NAME["glance"]
+    stores = {read_ini(glance.conf(cloud, n))["fs"]["filesystem_store_datadir"] for n in cloud.scenario.nodes}
+    assert len(stores) == 1

@@ -1,0 +1,103 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import cli, scenario
+from harness.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "scenarios" / "nova-rolling.yaml"
+
+
+def write(tmp_path, data) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def base() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def test_default_scenario_is_valid():
+    s = scenario.load(DEFAULT)
+    assert (s.release_from, s.release_to) == ("2026.1", "2026.2")
+    assert [n.name for n in s.nodes] == ["controller", "compute-api"]
+    assert s.controller.name == "controller"
+    assert [n.name for n in s.with_role("api")] == ["controller", "compute-api"]
+
+
+def mutate(change):
+    data = base()
+    change(data)
+    return data
+
+
+BAD = {
+    "unknown top-level key": (mutate(lambda d: d.update(colour="blue")), "unknown key 'colour'"),
+    "unknown nested key": (
+        mutate(lambda d: d["nodes"][0].update(cpu=4)),
+        "unknown key 'cpu' in nodes.0",
+    ),
+    "missing release": (mutate(lambda d: d["releases"].pop("to")), "'to' is a required property"),
+    "unknown release": (
+        mutate(lambda d: d["releases"].update({"from": "2023.1"})),
+        "Unknown release '2023.1'",
+    ),
+    "downgrade": (
+        mutate(lambda d: d["releases"].update({"from": "2026.2", "to": "2026.1"})),
+        "must be newer",
+    ),
+    "address clash": (
+        mutate(lambda d: d["nodes"][1].update(address="10.250.0.11")),
+        "node compute-api and node controller both use address 10.250.0.11",
+    ),
+    "vip clash": (
+        mutate(lambda d: d["network"].update(vip="10.250.0.12")),
+        "both use address 10.250.0.12",
+    ),
+    "address outside the network": (
+        mutate(lambda d: d["nodes"][0].update(address="10.9.9.9")),
+        "not a host of 10.250.0.0/24",
+    ),
+    "not an address": (
+        mutate(lambda d: d["nodes"][0].update(address="controller.local")),
+        "is not an IPv4 address",
+    ),
+    "bad type": (mutate(lambda d: d["services"].update(api_workers="two")), "'two' is not of type"),
+    "bad role": (mutate(lambda d: d["nodes"][1].update(roles=["dns"])), "'dns' is not one of"),
+    "two controllers": (
+        mutate(lambda d: d["nodes"][1]["roles"].append("controller")),
+        "exactly one node must have the 'controller' role, found 2",
+    ),
+    "duplicate node": (
+        mutate(lambda d: d["nodes"][1].update(name="controller", address="10.250.0.13")),
+        "node name 'controller' is used twice",
+    ),
+    "not yaml": ("name: [unclosed\n", "is not valid YAML"),
+    "not a mapping": ("- a\n- b\n", "is not of type 'object'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_scenario_is_one_clear_sentence(tmp_path, case):
+    data, message = BAD[case]
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(".", r"\.")) as e:
+        scenario.load(write(tmp_path, data))
+    assert "\n" not in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        scenario.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("command", ["up", "run"])
+def test_cli_exits_2_with_one_line_on_a_bad_scenario(tmp_path, capsys, command):
+    path = write(tmp_path, mutate(lambda d: d.update(colour="blue")))
+    state = tmp_path / "state"
+    assert cli.main(["--state-dir", str(state), command, str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown key 'colour'" in err
+    assert not state.exists()  # nothing half-started
