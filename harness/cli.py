@@ -13,7 +13,6 @@ from pathlib import Path
 from harness import lifecycle, prereqs, progress
 from harness.cloud import default_state_dir
 from harness.errors import StepFailed, UserError
-from harness.progress import log
 from harness.releases import catalog, locks, venv
 
 
@@ -26,8 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="list prerequisites present and missing")
     lock = sub.add_parser("lock", help="regenerate the lock files of catalogued series")
     lock.add_argument("series", nargs="*", help="default: every series")
-    for name, text in (("up", "bring the scenario's cloud up at its base release"),
-                       ("run", "up, boot a server, down (the roll comes with the upgrade engine)")):  # fmt: skip
+    commands = (
+        ("up", "bring the scenario's cloud up at its base release"),
+        ("run", "up, boot a server, down (the roll comes with the upgrade engine)"),
+    )
+    for name, text in commands:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("scenario", type=Path)
         if name == "run":
@@ -62,7 +64,9 @@ def cmd_doctor(args, state_dir, cache_dir) -> int:
     print(f"state dir  {state_dir}\ncache dir  {cache_dir}")
     for s in catalog.CATALOG.values():
         where = venv.venv_path(s, cache_dir)
-        print(f"release {s.name}: venv {'cached' if venv.is_built(where) else 'not built'} ({where})")
+        print(
+            f"release {s.name}: venv {'cached' if venv.is_built(where) else 'not built'} ({where})"
+        )
     return 0 if all(r.ok for r in rows) else 1
 
 
@@ -99,7 +103,9 @@ def cmd_status(args, state_dir, cache_dir) -> int:
     print(f"cloud {s.name} ({cloud.record['status']}), VIP {s.network.vip}, base {s.release_from}")
     print(f"{'NODE':13} {'PROCESS':16} {'RELEASE':8} {'PID':>8}  STATE")
     for r in sorted(rows, key=lambda r: (r.node, r.name)):
-        print(f"{r.node:13} {r.name:16} {r.release:8} {r.pid:>8}  {'running' if r.alive else 'DEAD'}")
+        print(
+            f"{r.node:13} {r.name:16} {r.release:8} {r.pid:>8}  {'running' if r.alive else 'DEAD'}"
+        )
     if backends:
         print("HAProxy backends:")
         for (frontend, server), state in sorted(backends.items()):

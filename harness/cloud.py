@@ -111,7 +111,9 @@ class Cloud:
     def processes(self, node: str | None = None, name: str | None = None) -> list[process.Proc]:
         procs = [process.Proc(**p) for p in self.record["processes"]]
         return [
-            p for p in procs if (node is None or p.node == node) and (name is None or p.name == name)
+            p
+            for p in procs
+            if (node is None or p.node == node) and (name is None or p.name == name)
         ]
 
     def remove_process(self, proc: process.Proc) -> None:
@@ -133,7 +135,7 @@ class Cloud:
     # -- paths ----------------------------------------------------------------------------
 
     def netns(self, node: Node | str) -> str:
-        return netns_name(node)
+        return netns_name(self.scenario.network, node)
 
     def node_dir(self, node: Node | str, service: str) -> Path:
         name = node if isinstance(node, str) else node.name

@@ -7,6 +7,7 @@ half-started is left behind.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import process, scenario as scenario_mod
+from harness import process
+from harness import scenario as scenario_mod
 from harness.cloud import Cloud
 from harness.errors import UserError
 from harness.infra import haproxy, mariadb, rabbitmq
@@ -70,7 +72,9 @@ def up(scenario_path: Path, state_dir: Path, cache_dir: Path) -> Cloud:
 
 def _check_free(scenario) -> None:
     """Refuse to touch namespaces or a bridge we did not create."""
-    taken = {netns.netns_name(n) for n in scenario.nodes} & netns.existing_namespaces()
+    taken = {
+        netns.netns_name(scenario.network, n) for n in scenario.nodes
+    } & netns.existing_namespaces()
     if taken:
         raise UserError(f"Network namespace {sorted(taken)[0]} already exists; remove it first.")
     if netns.link_exists(scenario.network.bridge):
@@ -85,7 +89,7 @@ def _bring_up(cloud: Cloud) -> None:
     cloud.save()
     netns.create_bridge(s.network)
     for i, node in enumerate(s.nodes):
-        cloud.record["namespaces"].append(netns.netns_name(node))
+        cloud.record["namespaces"].append(cloud.netns(node))
         cloud.save()
         netns.create_node(s, i, node)
         for svc in ORDER:
@@ -171,7 +175,9 @@ def teardown(cloud: Cloud) -> None:
         stops += [process.stop(p, timeout) for p in procs if p.name == name]
     for stop in stops:
         if stop.forced:
-            log.warning("%s on %s ignored SIGTERM for %.1f s: killed", stop.name, stop.node, stop.waited)
+            log.warning(
+                "%s on %s ignored SIGTERM for %.1f s: killed", stop.name, stop.node, stop.waited
+            )
     for ns in cloud.record["namespaces"]:
         _kill_leftovers(ns)
         netns.delete_namespace(ns)
@@ -189,8 +195,6 @@ def _kill_leftovers(ns: str) -> None:
     # (a daemon's own children, say); kill them by pid.
     for pid in netns.pids_in(ns):
         try:
-            import os
-
             os.kill(pid, signal.SIGKILL)
             log.warning("killed leftover pid %d in %s", pid, ns)
         except ProcessLookupError:
@@ -219,8 +223,13 @@ def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
         return None, [], {}
     venvs = {path: series for series, path in cloud.record["venvs"].items()}
     rows = [
-        ProcStatus(p.node, p.name, running_release(p.pid, venvs) or p.release or "-", p.pid,
-                   process.alive(p))  # fmt: skip
+        ProcStatus(
+            p.node,
+            p.name,
+            running_release(p.pid, venvs) or p.release or "-",
+            p.pid,
+            process.alive(p),
+        )  # fmt: skip
         for p in cloud.processes()
     ]
     try:
@@ -238,7 +247,9 @@ def running_release(pid: int, venvs: dict[str, str]) -> str | None:
     except OSError:
         return None
     for path, series in venvs.items():
-        if exe.startswith(path + "/") or any(a.decode(errors="replace").startswith(path + "/") for a in cmdline):
+        if exe.startswith(path + "/") or any(
+            a.decode(errors="replace").startswith(path + "/") for a in cmdline
+        ):
             return series
     return None
 

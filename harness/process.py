@@ -10,6 +10,7 @@ service that ignores SIGTERM is a finding, not a harness crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,10 +103,8 @@ def group_members(pgid: int) -> list[int]:
 
 def _reap(pid: int) -> None:
     # Children of this very process must be reaped or they linger as zombies.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(proc: Proc, timeout: float) -> StopRecord:
@@ -130,10 +129,8 @@ def stop(proc: Proc, timeout: float) -> StopRecord:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def signal_proc(proc: Proc, sig: int) -> bool:

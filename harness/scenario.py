@@ -151,9 +151,13 @@ def _check_addresses(s: Scenario) -> None:
     try:
         net = ipaddress.ip_network(s.network.cidr)
     except ValueError:
-        raise UserError(f"Scenario {s.path}: network.cidr {s.network.cidr!r} is not a network.") from None
+        raise UserError(
+            f"Scenario {s.path}: network.cidr {s.network.cidr!r} is not a network."
+        ) from None
     if net.version != 4 or net.prefixlen > 29:
-        raise UserError(f"Scenario {s.path}: network.cidr must be an IPv4 network of /29 or larger.")
+        raise UserError(
+            f"Scenario {s.path}: network.cidr must be an IPv4 network of /29 or larger."
+        )
     owners = [("network.gateway", s.network.gateway), ("network.vip", s.network.vip)]
     owners += [(f"node {n.name}", n.address) for n in s.nodes]
     seen: dict[ipaddress.IPv4Address, str] = {}
@@ -170,4 +174,6 @@ def _address(s: Scenario, owner: str, text: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(text)
     except ValueError:
-        raise UserError(f"Scenario {s.path}: {owner} address {text!r} is not an IPv4 address.") from None
+        raise UserError(
+            f"Scenario {s.path}: {owner} address {text!r} is not an IPv4 address."
+        ) from None

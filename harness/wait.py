@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -35,5 +34,5 @@ def http_ok(url: str, timeout: float = 3.0) -> bool:
             return resp.status < 500
     except urllib.error.HTTPError as e:
         return e.code < 500
-    except (urllib.error.URLError, OSError, socket.timeout):
+    except (TimeoutError, urllib.error.URLError, OSError):
         return False

@@ -46,7 +46,9 @@ def env(cloud: Cloud) -> dict[str, str]:
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
         "RABBITMQ_PLUGINS_EXPAND_DIR": str(base / "plugins-expand"),
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"-kernel inet_dist_use_interface {_erl_ip(address)}",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+            f"-kernel inet_dist_use_interface {_erl_ip(address)}"
+        ),
     }
 
 
@@ -80,7 +82,9 @@ def _write_config(cloud: Cloud) -> None:
     if not cookie.exists():
         fd = os.open(cookie, os.O_WRONLY | os.O_CREAT, 0o400)
         with os.fdopen(fd, "w") as f:
-            f.write(cloud.secrets.get("erlang-cookie").replace("-", "").replace("_", "")[:20].upper())
+            f.write(
+                cloud.secrets.get("erlang-cookie").replace("-", "").replace("_", "")[:20].upper()
+            )
 
 
 def start(cloud: Cloud) -> None:

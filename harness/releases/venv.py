@@ -50,7 +50,10 @@ def ensure(series: Series, cache_dir: Path) -> tuple[Path, bool]:
     log.info("building the %s venv at %s (uv, from %s)", series.name, path, series.lock_file.name)
     _run([uv_binary(), "venv", "--quiet", "--python", sys.executable, str(path)])
     env = dict(os.environ, VIRTUAL_ENV=str(path))
-    _run([uv_binary(), "pip", "install", "--quiet", "--no-deps", "-r", str(series.lock_file)], env=env)
+    _run(
+        [uv_binary(), "pip", "install", "--quiet", "--no-deps", "-r", str(series.lock_file)],
+        env=env,
+    )
     (path / MARKER).write_text(series.name + "\n")
     return path, True
 

@@ -73,7 +73,12 @@ class Service:
     # -- helpers for subclasses -------------------------------------------------------------
 
     def manage(
-        self, cloud: Cloud, argv: list[str], what: str, timeout: float = 600, env: dict | None = None
+        self,
+        cloud: Cloud,
+        argv: list[str],
+        what: str,
+        timeout: float = 600,
+        env: dict | None = None,
     ) -> None:
         """Run a management command (db sync…) in the controller namespace, on the release
         the controller runs for this service."""
@@ -155,4 +160,7 @@ def uwsgi_ini(cloud: Cloud, node: Node, api: Api, env: dict[str, str], series: s
 def wait_api(cloud: Cloud, node: Node, api: Api) -> float:
     url = f"http://{node.address}:{api.port}{api.health_path}"
     timeout = cloud.scenario.services.startup_timeout
-    return wait.until(lambda: wait.http_ok(url), timeout, f"{api.name} on {node.name} answering {url}")
+    probe = min(3.0, timeout)  # one probe never outlasts the whole allowance
+    return wait.until(
+        lambda: wait.http_ok(url, probe), timeout, f"{api.name} on {node.name} answering {url}"
+    )

@@ -47,4 +47,6 @@ class Glance(Service):
 
     def sync(self, cloud: Cloud) -> None:
         conf = str(self.conf(cloud, cloud.scenario.controller))
-        self.manage(cloud, ["glance-manage", "--config-file", conf, "db_sync"], "glance-manage db_sync")
+        self.manage(
+            cloud, ["glance-manage", "--config-file", conf, "db_sync"], "glance-manage db_sync"
+        )

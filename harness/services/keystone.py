@@ -39,7 +39,9 @@ class Keystone(Service):
         owner = ["--keystone-user", "root", "--keystone-group", "root"]
         self.manage(cloud, ["keystone-manage", *conf, "db_sync"], "keystone-manage db_sync")
         self.manage(cloud, ["keystone-manage", *conf, "fernet_setup", *owner], "fernet_setup")
-        self.manage(cloud, ["keystone-manage", *conf, "credential_setup", *owner], "credential_setup")
+        self.manage(
+            cloud, ["keystone-manage", *conf, "credential_setup", *owner], "credential_setup"
+        )
 
     def bootstrap(self, cloud: Cloud) -> None:
         url = cloud.vip_url(5000, "/v3")
@@ -65,7 +67,10 @@ def register(cloud: Cloud, services) -> None:
     project = ident.find_project("service", domain_id="default") or ident.create_project(
         name="service", domain_id="default", description="Service users"
     )
-    roles = [ident.find_role("admin"), ident.find_role("service") or ident.create_role(name="service")]
+    roles = [
+        ident.find_role("admin"),
+        ident.find_role("service") or ident.create_role(name="service"),
+    ]
     for svc in services:
         if svc.api is None or svc.api.service_type == "identity":
             continue

@@ -130,4 +130,6 @@ class Nova(Service):
         out = log.with_name("nova-list-hosts.log")
         out.unlink(missing_ok=True)
         process.run(argv, cloud.netns(node), env, out, timeout=120)
-        return {n.name for n in cloud.scenario.with_role("compute") if f" {n.name} " in out.read_text()}
+        return {
+            n.name for n in cloud.scenario.with_role("compute") if f" {n.name} " in out.read_text()
+        }

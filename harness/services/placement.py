@@ -31,4 +31,6 @@ class Placement(Service):
 
     def sync(self, cloud: Cloud) -> None:
         conf = str(self.conf(cloud, cloud.scenario.controller))
-        self.manage(cloud, ["placement-manage", "--config-file", conf, "db", "sync"], "placement db sync")
+        self.manage(
+            cloud, ["placement-manage", "--config-file", conf, "db", "sync"], "placement db sync"
+        )

@@ -13,11 +13,11 @@ from pathlib import Path
 from harness.errors import StepFailed
 from harness.scenario import Network, Node, Scenario
 
-PREFIX = "uh-"
 
-
-def netns_name(node: Node | str) -> str:
-    return PREFIX + (node if isinstance(node, str) else node.name)
+def netns_name(network: Network, node: Node | str) -> str:
+    """Namespaces are named after the cloud's bridge, so two clouds on different bridges
+    (a developer's and the tests') never share a name."""
+    return f"{network.bridge}-{node if isinstance(node, str) else node.name}"
 
 
 def veth_name(network: Network, index: int) -> str:
@@ -47,8 +47,8 @@ def create_bridge(network: Network) -> None:
 
 
 def create_node(scenario: Scenario, index: int, node: Node) -> str:
-    ns = netns_name(node)
     net = scenario.network
+    ns = netns_name(net, node)
     veth = veth_name(net, index)
     _ip("netns", "add", ns)
     _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)

@@ -22,7 +22,7 @@ def test_series_are_in_release_order_with_increasing_dates_and_majors():
     series = list(catalog.CATALOG.values())
     assert [s.name for s in series] == sorted(s.name for s in series)
     assert [s.resolve_date for s in series] == sorted(s.resolve_date for s in series)
-    for older, newer in zip(series, series[1:]):
+    for older, newer in zip(series, series[1:], strict=False):
         for project in catalog.PROJECTS:
             old_major = int(older.versions[project].split(".")[0])
             assert int(newer.versions[project].split(".")[0]) == old_major + 1, project

@@ -41,7 +41,9 @@ def test_nova_compute_gets_no_database_credentials(cloud):
     nova = BY_NAME["nova"]
     node = cloud.scenario.node("compute-api")
     assert not read_ini(nova.conf(cloud, node)).has_section("database")
-    assert "@10.250.0.11:3306/nova?" in read_ini(nova.db_conf(cloud, node))["database"]["connection"]
+    assert (
+        "@10.250.0.11:3306/nova?" in read_ini(nova.db_conf(cloud, node))["database"]["connection"]
+    )
     compute = nova.daemon_argv(cloud, node, "nova-compute")
     assert str(nova.db_conf(cloud, node)) not in compute
     conductor = nova.daemon_argv(cloud, cloud.scenario.controller, "nova-conductor")
@@ -93,5 +95,8 @@ def test_haproxy_fronts_every_api_on_every_api_node_and_names_the_server(cloud):
 
 def test_glance_nodes_share_one_image_store(cloud):
     glance = BY_NAME["glance"]
-    stores = {read_ini(glance.conf(cloud, n))["fs"]["filesystem_store_datadir"] for n in cloud.scenario.nodes}
+    stores = {
+        read_ini(glance.conf(cloud, n))["fs"]["filesystem_store_datadir"]
+        for n in cloud.scenario.nodes
+    }
     assert len(stores) == 1

@@ -1,0 +1,94 @@
+"""End-to-end fixtures: a real embedded cloud, driven through the `harness` CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import prereqs
+from harness.scenario import load
+from harness.topology import netns
+
+HERE = Path(__file__).parent
+SCENARIO = HERE / "e2e-cloud.yaml"
+STATE_ROOT = Path("/var/lib/upgrade-harness-tests")
+
+
+def _skip_reason() -> str | None:
+    if not prereqs.is_root():
+        return "end-to-end tests need root (network namespaces, MariaDB as the mysql user)"
+    ok, detail = prereqs.netns_works()
+    if not ok:
+        return f"end-to-end tests need network namespaces: {detail}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _skip_reason()
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def harness(state_dir: Path, *args: str, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "harness", "--state-dir", str(state_dir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def new_state_dir() -> Path:
+    STATE_ROOT.mkdir(parents=True, exist_ok=True)
+    os.chmod(STATE_ROOT, 0o755)
+    return STATE_ROOT / uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Footprint:
+    """What a cloud leaves on the machine: the thing `down` must reduce to nothing."""
+
+    processes: list[str]
+    namespaces: list[str]
+    links: list[str]
+    mounts: list[str]
+
+    def empty(self) -> bool:
+        return not (self.processes or self.namespaces or self.links or self.mounts)
+
+
+def footprint(state_dir: Path, scenario_path: Path = SCENARIO) -> Footprint:
+    s = load(scenario_path)
+    names = {netns.netns_name(s.network, n) for n in s.nodes}
+    marks = (str(state_dir), s.controller.address)
+    procs = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state != "Z" and any(m in cmdline for m in marks) and "pytest" not in cmdline:
+            procs.append(f"{entry.name} {cmdline[:120]}")
+    return Footprint(
+        processes=procs,
+        namespaces=sorted(names & netns.existing_namespaces()),
+        links=[s.network.bridge] if netns.link_exists(s.network.bridge) else [],
+        mounts=[m for m in netns.namespace_mounts() if m.rsplit("/", 1)[1] in names],
+    )
+
+
+@pytest.fixture(scope="module")
+def state_dir():
+    path = new_state_dir()
+    yield path
+    harness(path, "down", timeout=300)
+    shutil.rmtree(path, ignore_errors=True)
