@@ -122,12 +122,13 @@ class Cloud:
         ]
         self.save()
 
-    def set_release(self, node: str, service: str, series: str) -> None:
-        self.record["releases"].setdefault(node, {})[service] = series
+    def set_release(self, node: str, name: str, series: str) -> None:
+        """The release process `name` on `node` was last started on."""
+        self.record["releases"].setdefault(node, {})[name] = series
         self.save()
 
-    def release(self, node: str, service: str) -> str:
-        return self.record["releases"].get(node, {}).get(service, self.scenario.release_from)
+    def release(self, node: str, name: str) -> str:
+        return self.record["releases"].get(node, {}).get(name, self.scenario.release_from)
 
     def venv(self, series: str) -> Path:
         return Path(self.record["venvs"][series])

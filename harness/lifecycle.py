@@ -92,9 +92,6 @@ def _bring_up(cloud: Cloud) -> None:
         cloud.record["namespaces"].append(cloud.netns(node))
         cloud.save()
         netns.create_node(s, i, node)
-        for svc in ORDER:
-            if svc.runs_on(node):
-                cloud.set_release(node.name, svc.project, s.release_from)
     log.info("infra: MariaDB, RabbitMQ on %s", s.controller.name)
     mariadb.start(cloud)
     for svc in ORDER:
@@ -111,42 +108,44 @@ def _bring_up(cloud: Cloud) -> None:
 
 
 def _start_service(cloud: Cloud, svc: Service) -> None:
+    base = cloud.scenario.release_from
     nodes = [n for n in cloud.scenario.nodes if svc.runs_on(n)]
     started = time.monotonic()
     for node in nodes:
+        svc.install(cloud, node, base)
         svc.configure(cloud, node)
-    log.info("%s: DB sync (%s)", svc.project, cloud.scenario.release_from)
-    svc.sync(cloud)
+    log.info("%s: DB sync (%s)", svc.project, base)
+    svc.sync(cloud, base)
     api_nodes = [n for n in nodes if svc.api and n.has("api")]
     for node in api_nodes:
-        start_api(cloud, svc, node)
+        start_api(cloud, svc, node, base)
     for node in api_nodes:
         wait_api(cloud, node, svc.api)
     for node in nodes:
         for name in svc.daemons(node):
-            start_daemon(cloud, svc, node, name)
+            start_daemon(cloud, svc, node, name, base)
     svc.after_start(cloud)
     log.info("%s: up on %s in %.1f s", svc.project, ", ".join(n.name for n in nodes),
              time.monotonic() - started)  # fmt: skip
 
 
-def start_api(cloud: Cloud, svc: Service, node: Node) -> process.Proc:
-    series = cloud.release(node.name, svc.project)
+def start_api(cloud: Cloud, svc: Service, node: Node, series: str) -> process.Proc:
     env = cloud.service_env(series, svc.api_env(cloud, node))
     ini = uwsgi_ini(cloud, node, svc.api, env, series)
     argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
     proc = process.spawn(svc.api.name, node.name, cloud.netns(node), argv, env,
                          cloud.log_path(node, svc.api.name), series)  # fmt: skip
     cloud.add_process(proc)
+    cloud.set_release(node.name, svc.api.name, series)
     return proc
 
 
-def start_daemon(cloud: Cloud, svc: Service, node: Node, name: str) -> process.Proc:
-    series = cloud.release(node.name, svc.project)
+def start_daemon(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> process.Proc:
     argv = svc.daemon_argv(cloud, node, name)
     proc = process.spawn(name, node.name, cloud.netns(node), argv, cloud.service_env(series),
                          cloud.log_path(node, name), series)  # fmt: skip
     cloud.add_process(proc)
+    cloud.set_release(node.name, name, series)
     return proc
 
 

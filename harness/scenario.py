@@ -49,6 +49,16 @@ class ServiceOptions:
 
 
 @dataclass(frozen=True)
+class PlanOptions:
+    # True: upgraded API nodes stay drained until the last old one is handed over in one
+    # command, so old and new never serve side by side. False: each node goes back into
+    # rotation as soon as it is upgraded (old and new overlap).
+    api_handover: bool = True
+    # The order nodes are rolled in: as listed, reversed, or shuffled from the seed.
+    node_order: str = "listed"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -57,6 +67,7 @@ class Scenario:
     network: Network
     nodes: tuple[Node, ...]
     services: ServiceOptions = field(default_factory=ServiceOptions)
+    plan: PlanOptions = field(default_factory=PlanOptions)
     seed: int | None = None
     description: str = ""
 
@@ -99,6 +110,7 @@ def parse(data: object, path: Path) -> Scenario:
         network=net,
         nodes=nodes,
         services=ServiceOptions(**data.get("services", {})),
+        plan=PlanOptions(**data.get("plan", {})),
         seed=data.get("seed"),
         description=data.get("description", ""),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,13 @@ class Service:
     project = ""  # short name, also the keystone user and the DB user
     databases: tuple[str, ...] = ()
     api: Api | None = None
+    # Files that belong to the code, not to the operator (paste pipelines): a release's
+    # package installs them into the config dir, as a distro package does. venv path → name.
+    packaged_files: dict[str, str] = {}
+    actions: dict[str, Action] = {}
+    # The default rolling procedure: these actions, the APIs one node at a time, those.
+    before_roll: tuple[str, ...] = ()
+    after_roll: tuple[str, ...] = ()
 
     # -- config ---------------------------------------------------------------------------
 
@@ -49,13 +57,24 @@ class Service:
     def config_dir(self, cloud: Cloud, node: Node | str) -> Path:
         return cloud.node_dir(node, self.project)
 
+    def install(self, cloud: Cloud, node: Node, series: str) -> None:
+        """Install `series` on `node`: its venv exists already; put its packaged files in
+        place. The operator's config files are left exactly as they are."""
+        for src, name in self.packaged_files.items():
+            shutil.copyfile(cloud.venv(series) / src, self.config_dir(cloud, node) / name)
+
+    def processes(self, node: Node) -> list[str]:
+        """Every process of this service on `node`, APIs first."""
+        api = [self.api.name] if self.api and node.has("api") else []
+        return api + self.daemons(node)
+
     # -- lifecycle hooks ------------------------------------------------------------------
 
     def runs_on(self, node: Node) -> bool:
         return self.api is not None and node.has("api")
 
-    def sync(self, cloud: Cloud) -> None:
-        """Create/upgrade the schema with the base release (runs once, on the controller)."""
+    def sync(self, cloud: Cloud, series: str) -> None:
+        """Create the schema with `series` (runs once, on the controller, at `up`)."""
 
     def daemons(self, node: Node) -> list[str]:
         """Non-API processes of this service on `node`, in start order."""
@@ -70,24 +89,77 @@ class Service:
     def after_start(self, cloud: Cloud) -> None:
         """Anything to do once every process of the service runs on every node."""
 
+    # -- upgrade --------------------------------------------------------------------------
+
+    def roll(self, p) -> list:
+        """This service's rolling procedure, as steps from the planner's Builder `p`."""
+        steps = [p.manage(a) for a in self.before_roll]
+        if self.api:
+            steps += p.api_roll(self.api.name)
+        return steps + [p.manage(a) for a in self.after_roll]
+
+    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
+        """The --config-file arguments its management commands take on `node`."""
+        return []
+
+    def run_action(self, cloud: Cloud, name: str, series: str) -> str | None:
+        """Run upgrade action `name` with `series`'s code on the controller. Returns a
+        finding to record, or None."""
+        action = self.actions[name]
+        node = cloud.scenario.controller
+        if action.guard:
+            guard = self._command(cloud, node, action.guard)
+            if self._exec(cloud, series, guard, action.guard, ok=(0, 1)) != 0:
+                return action.guard_finding
+        argv = self._command(cloud, node, action.command)
+        for _ in range(action.max_runs):
+            status = self._exec(cloud, series, argv, action.command, action.ok)
+            if status != action.repeat_while:
+                return None
+        raise StepFailed(f"{action.command} still had work after {action.max_runs} runs")
+
+    def _command(self, cloud: Cloud, node: Node, command: str) -> list[str]:
+        tool, *rest = command.split()
+        return [tool, *self.config_args(cloud, node), *rest]
+
+    def _exec(self, cloud, series, argv, what, ok) -> int:
+        return self.manage(cloud, series, argv, what, ok=ok)
+
     # -- helpers for subclasses -------------------------------------------------------------
 
     def manage(
         self,
         cloud: Cloud,
+        series: str,
         argv: list[str],
         what: str,
         timeout: float = 600,
         env: dict | None = None,
-    ) -> None:
-        """Run a management command (db sync…) in the controller namespace, on the release
-        the controller runs for this service."""
+        ok: tuple[int, ...] = (0,),
+    ) -> int:
+        """Run a management command with `series`'s code in the controller namespace; an
+        exit status outside `ok` fails the step. Returns the exit status."""
         node = cloud.scenario.controller
-        series = cloud.release(node.name, self.project)
         log = cloud.log_path(node, f"{self.project}-manage")
         done = process.run(argv, cloud.netns(node), cloud.service_env(series, env), log, timeout)
-        if done.returncode != 0:
+        if done.returncode not in ok:
             raise StepFailed(f"{what} exited {done.returncode}; see {log}")
+        return done.returncode
+
+
+@dataclass(frozen=True)
+class Action:
+    """An upgrade command of a service, run on the controller with the target's code.
+
+    `command` is what an operator types, less the --config-file arguments; it is also how
+    the step reads in the plan."""
+
+    command: str
+    ok: tuple[int, ...] = (0,)
+    repeat_while: int | None = None  # exit status meaning "ran some, run again"
+    max_runs: int = 1
+    guard: str | None = None  # a check that must exit 0, else the action is skipped…
+    guard_finding: str | None = None  # …and this finding is recorded instead
 
 
 def write_ini(path: Path, sections: dict[str, dict[str, object]], secret: bool = True) -> Path:
@@ -112,6 +184,16 @@ def _ini_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+def update_ini(path: Path, section: str, key: str, value: object) -> None:
+    """Set one option in an existing file, leaving the rest of it as it was."""
+    parser = read_ini(path)
+    if section != "DEFAULT" and not parser.has_section(section):
+        parser.add_section(section)
+    parser.set(section, key, _ini_value(value))
+    with open(path, "w") as f:  # keeps the file's mode (600)
+        parser.write(f)
 
 
 def read_ini(path: Path) -> configparser.RawConfigParser:

@@ -1,23 +1,37 @@
-"""Glance: the image API (under uwsgi) with a file store every node shares."""
+"""Glance: the image API (under uwsgi) with a file store every node shares.
+
+Rolling upgrade (glance's zero-downtime database upgrade): expand and migrate with the new
+code while the old APIs serve, roll the APIs one node at a time, contract at the end.
+"""
 
 from __future__ import annotations
 
 from harness.cloud import Cloud
 from harness.scenario import Node
-from harness.services.base import Api, Service, authtoken, write_ini
+from harness.services.base import Action, Api, Service, authtoken, write_ini
 
 
 class Glance(Service):
     project = "glance"
     databases = ("glance",)
     api = Api("glance-api", "image", 9292, "", "glance.wsgi.api:application")
+    packaged_files = {"etc/glance/glance-api-paste.ini": "glance-api-paste.ini"}
+    actions = {
+        "expand": Action("glance-manage db expand"),
+        "migrate": Action("glance-manage db migrate"),
+        "contract": Action("glance-manage db contract"),
+    }
+    before_roll = ("expand", "migrate")
+    after_roll = ("contract",)
 
     def conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "glance-api.conf"
 
+    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
+        return ["--config-file", str(self.conf(cloud, node))]
+
     def configure(self, cloud: Cloud, node: Node) -> None:
-        series = cloud.release(node.name, self.project)
-        paste = cloud.venv(series) / "etc" / "glance" / "glance-api-paste.ini"
+        d = self.config_dir(cloud, node)
         write_ini(
             self.conf(cloud, node),
             {
@@ -28,7 +42,7 @@ class Glance(Service):
                 },
                 "database": {"connection": cloud.db_url("glance", "glance")},
                 "keystone_authtoken": authtoken(cloud, "glance"),
-                "paste_deploy": {"flavor": "keystone", "config_file": paste},
+                "paste_deploy": {"flavor": "keystone", "config_file": d / "glance-api-paste.ini"},
                 "glance_store": {"default_backend": "fs"},
                 # Shared by both nodes, as an NFS export would be in a real cloud.
                 "fs": {"filesystem_store_datadir": cloud.shared_dir("glance-images")},
@@ -38,15 +52,13 @@ class Glance(Service):
                 "os_glance_tasks_store": {
                     "filesystem_store_datadir": cloud.shared_dir("glance-tasks")
                 },
-                "oslo_concurrency": {"lock_path": self.config_dir(cloud, node) / "locks"},
+                "oslo_concurrency": {"lock_path": d / "locks"},
             },
         )
 
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         return {"OS_GLANCE_CONFIG_DIR": str(self.config_dir(cloud, node))}
 
-    def sync(self, cloud: Cloud) -> None:
-        conf = str(self.conf(cloud, cloud.scenario.controller))
-        self.manage(
-            cloud, ["glance-manage", "--config-file", conf, "db_sync"], "glance-manage db_sync"
-        )
+    def sync(self, cloud: Cloud, series: str) -> None:
+        conf = self.config_args(cloud, cloud.scenario.controller)
+        self.manage(cloud, series, ["glance-manage", *conf, "db_sync"], "glance-manage db_sync")

@@ -1,19 +1,34 @@
-"""Keystone: identity API (Flask under uwsgi), fernet tokens, bootstrap."""
+"""Keystone: identity API (Flask under uwsgi), fernet tokens, bootstrap.
+
+Rolling upgrade (keystone's documented order): expand and migrate the database with the
+new code while the old nodes serve, upgrade the nodes one at a time, contract once every
+node runs the new code.
+"""
 
 from __future__ import annotations
 
 from harness.cloud import Cloud
 from harness.scenario import Node
-from harness.services.base import Api, Service, write_ini
+from harness.services.base import Action, Api, Service, write_ini
 
 
 class Keystone(Service):
     project = "keystone"
     databases = ("keystone",)
     api = Api("keystone-api", "identity", 5000, "/v3", "keystone.wsgi.api:application", "/v3")
+    actions = {
+        "expand": Action("keystone-manage db_sync --expand"),
+        "migrate": Action("keystone-manage db_sync --migrate"),
+        "contract": Action("keystone-manage db_sync --contract"),
+    }
+    before_roll = ("expand", "migrate")
+    after_roll = ("contract",)
 
     def conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "keystone.conf"
+
+    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
+        return ["--config-file", str(self.conf(cloud, node))]
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         write_ini(
@@ -34,19 +49,18 @@ class Keystone(Service):
             "OS_KEYSTONE_CONFIG_FILES": "keystone.conf",
         }
 
-    def sync(self, cloud: Cloud) -> None:
-        conf = ["--config-file", str(self.conf(cloud, cloud.scenario.controller))]
+    def sync(self, cloud: Cloud, series: str) -> None:
+        conf = self.config_args(cloud, cloud.scenario.controller)
         owner = ["--keystone-user", "root", "--keystone-group", "root"]
-        self.manage(cloud, ["keystone-manage", *conf, "db_sync"], "keystone-manage db_sync")
-        self.manage(cloud, ["keystone-manage", *conf, "fernet_setup", *owner], "fernet_setup")
-        self.manage(
-            cloud, ["keystone-manage", *conf, "credential_setup", *owner], "credential_setup"
-        )
+        for args in (["db_sync"], ["fernet_setup", *owner], ["credential_setup", *owner]):
+            self.manage(
+                cloud, series, ["keystone-manage", *conf, *args], f"keystone-manage {args[0]}"
+            )
 
     def bootstrap(self, cloud: Cloud) -> None:
         url = cloud.vip_url(5000, "/v3")
         argv = [
-            "keystone-manage", "--config-file", str(self.conf(cloud, cloud.scenario.controller)),
+            "keystone-manage", *self.config_args(cloud, cloud.scenario.controller),
             "bootstrap", "--bootstrap-username", "admin", "--bootstrap-project-name", "admin",
             "--bootstrap-role-name", "admin", "--bootstrap-service-name", "keystone",
             "--bootstrap-region-id", "RegionOne", "--bootstrap-admin-url", url,
@@ -54,7 +68,8 @@ class Keystone(Service):
         ]  # fmt: skip
         # The password goes through the environment, never the command line.
         password = {"OS_BOOTSTRAP_PASSWORD": cloud.secrets.get("user-admin")}
-        self.manage(cloud, argv, "keystone-manage bootstrap", env=password)
+        series = cloud.scenario.release_from
+        self.manage(cloud, series, argv, "keystone-manage bootstrap", env=password)
 
 
 def register(cloud: Cloud, services) -> None:
@@ -67,10 +82,8 @@ def register(cloud: Cloud, services) -> None:
     project = ident.find_project("service", domain_id="default") or ident.create_project(
         name="service", domain_id="default", description="Service users"
     )
-    roles = [
-        ident.find_role("admin"),
-        ident.find_role("service") or ident.create_role(name="service"),
-    ]
+    service_role = ident.find_role("service") or ident.create_role(name="service")
+    roles = [ident.find_role("admin"), service_role]
     for svc in services:
         if svc.api is None or svc.api.service_type == "identity":
             continue

@@ -3,26 +3,45 @@
 nova-api calls neutron on every server read, even for servers with no network, so a real
 neutron API is part of the cloud; without agents nothing binds ports, which is fine for
 servers booted with "networks": "none".
+
+Rolling upgrade: the expand branch is additive and runs while old servers serve; the
+contract branch is not safe while any neutron-server runs, so it is applied only when
+`has_offline_migrations` says nothing needs an offline window — otherwise that is recorded
+as a finding (a rolling upgrade of this pair would need a neutron-server outage).
 """
 
 from __future__ import annotations
 
 from harness.cloud import Cloud
 from harness.scenario import Node
-from harness.services.base import Api, Service, authtoken, write_ini
+from harness.services.base import Action, Api, Service, authtoken, write_ini
 
 
 class Neutron(Service):
     project = "neutron"
     databases = ("neutron",)
     api = Api("neutron-api", "network", 9696, "", "neutron.wsgi.api:application")
+    packaged_files = {"etc/neutron/api-paste.ini": "api-paste.ini"}
+    actions = {
+        "expand": Action("neutron-db-manage upgrade --expand"),
+        "contract": Action(
+            "neutron-db-manage upgrade --contract",
+            guard="neutron-db-manage has_offline_migrations",
+            guard_finding="contract migrations need every neutron-server stopped: not applied",
+        ),
+    }
+    before_roll = ("expand",)
+    after_roll = ("contract",)
 
     def files(self, cloud: Cloud, node: Node | str):
         d = self.config_dir(cloud, node)
         return d / "neutron.conf", d / "ml2_conf.ini"
 
+    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
+        neutron_conf, ml2_conf = self.files(cloud, node)
+        return ["--config-file", str(neutron_conf), "--config-file", str(ml2_conf)]
+
     def configure(self, cloud: Cloud, node: Node) -> None:
-        series = cloud.release(node.name, self.project)
         neutron_conf, ml2_conf = self.files(cloud, node)
         write_ini(
             neutron_conf,
@@ -36,7 +55,7 @@ class Neutron(Service):
                     "transport_url": cloud.transport_url,
                     "notify_nova_on_port_status_changes": False,
                     "notify_nova_on_port_data_changes": False,
-                    "api_paste_config": cloud.venv(series) / "etc" / "neutron" / "api-paste.ini",
+                    "api_paste_config": self.config_dir(cloud, node) / "api-paste.ini",
                 },
                 "database": {"connection": cloud.db_url("neutron", "neutron")},
                 "keystone_authtoken": authtoken(cloud, "neutron"),
@@ -62,10 +81,6 @@ class Neutron(Service):
             "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini",
         }
 
-    def sync(self, cloud: Cloud) -> None:
-        neutron_conf, ml2_conf = self.files(cloud, cloud.scenario.controller)
-        argv = [
-            "neutron-db-manage", "--config-file", str(neutron_conf),
-            "--config-file", str(ml2_conf), "upgrade", "heads",
-        ]  # fmt: skip
-        self.manage(cloud, argv, "neutron-db-manage upgrade heads")
+    def sync(self, cloud: Cloud, series: str) -> None:
+        argv = ["neutron-db-manage", *self.config_args(cloud, cloud.scenario.controller)]
+        self.manage(cloud, series, [*argv, "upgrade", "heads"], "neutron-db-manage upgrade heads")

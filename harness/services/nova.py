@@ -1,5 +1,12 @@
 """Nova: API on every API node, conductor and scheduler on the controller, a compute
-(fake driver) on every compute node."""
+(fake driver) on every compute node.
+
+Rolling upgrade (nova's documented order): DB syncs with the new code while the old
+services run; pin compute RPC to `auto`; restart conductor, then scheduler, on the new
+code; roll the computes one node at a time with a graceful stop; roll the APIs; SIGHUP the
+services so they drop the cached RPC version cap; online data migrations until nothing is
+left; `nova-status upgrade check`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from harness import process, wait
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.scenario import Node
-from harness.services.base import Api, Service, authtoken, write_ini
+from harness.services.base import Action, Api, Service, authtoken, write_ini
 
 CONTROLLER_DAEMONS = ("nova-conductor", "nova-scheduler")
 
@@ -16,15 +23,44 @@ class Nova(Service):
     project = "nova"
     databases = ("nova_api", "nova", "nova_cell0")
     api = Api("nova-api", "compute", 8774, "/v2.1", "nova.wsgi.osapi_compute:application")
+    packaged_files = {"etc/nova/api-paste.ini": "api-paste.ini"}
+    actions = {
+        "api-db-sync": Action("nova-manage api_db sync"),
+        "db-sync": Action("nova-manage db sync"),
+        "online-migrations": Action(
+            "nova-manage db online_data_migrations", ok=(0, 1), repeat_while=1, max_runs=20
+        ),
+        # 0 success, 1 warning (e.g. hw_machine_type without libvirt); 2 and up fail.
+        "upgrade-check": Action("nova-status upgrade check", ok=(0, 1)),
+    }
+    # The pin that lets old and new computes talk while both run.
+    rpc_pin = ("upgrade_levels", "compute", "auto")
+
+    def roll(self, p) -> list:
+        controller = p.scenario.controller.name
+        computes = p.ordered("compute")
+        section, key, value = self.rpc_pin
+        steps = [p.manage("api-db-sync"), p.manage("db-sync")]
+        steps += [p.set_option(n, section, key, value) for n in p.ordered() if n]
+        steps += [p.restart(controller, name) for name in CONTROLLER_DAEMONS]
+        steps += [p.restart(n, "nova-compute") for n in computes]
+        steps += p.api_roll(self.api.name)
+        # Services started while older computes ran cached an older RPC version cap.
+        steps += [p.signal(controller, name) for name in CONTROLLER_DAEMONS]
+        steps += [p.signal(n, "nova-compute") for n in computes]
+        return steps + [p.manage("online-migrations"), p.manage("upgrade-check")]
 
     def conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "nova.conf"
 
-    def runs_on(self, node: Node) -> bool:
-        return node.has("api") or node.has("compute") or node.has("controller")
-
     def db_conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "nova-db.conf"
+
+    def paste_ini(self, cloud: Cloud, node: Node | str):
+        return self.config_dir(cloud, node) / "api-paste.ini"
+
+    def runs_on(self, node: Node) -> bool:
+        return node.has("api") or node.has("compute") or node.has("controller")
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         base = self.config_dir(cloud, node)
@@ -66,17 +102,12 @@ class Nova(Service):
             },
         )
 
-    def paste_ini(self, cloud: Cloud, node: Node | str):
-        node_name = node if isinstance(node, str) else node.name
-        series = cloud.release(node_name, self.project)
-        return cloud.venv(series) / "etc" / "nova" / "api-paste.ini"
-
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         # The paste ini must come first (field notes: else every worker fails with
-        # "No section 'osapi_compute'"); it belongs to the code, so it comes from the venv.
+        # "No section 'osapi_compute'").
         return {
             "OS_NOVA_CONFIG_DIR": str(self.config_dir(cloud, node)),
-            "OS_NOVA_CONFIG_FILES": f"{self.paste_ini(cloud, node)};nova.conf;nova-db.conf",
+            "OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf;nova-db.conf",
         }
 
     def daemons(self, node: Node) -> list[str]:
@@ -90,21 +121,18 @@ class Nova(Service):
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         return [name, *self.config_args(cloud, node, db=name != "nova-compute")]
 
-    def sync(self, cloud: Cloud) -> None:
+    def sync(self, cloud: Cloud, series: str) -> None:
         conf = self.config_args(cloud, cloud.scenario.controller)
-        self.manage(cloud, ["nova-manage", *conf, "api_db", "sync"], "nova-manage api_db sync")
         cell0 = cloud.db_url("nova", "nova_cell0")
-        self.manage(
-            cloud,
-            ["nova-manage", *conf, "cell_v2", "map_cell0", "--database_connection", cell0],
-            "nova-manage cell_v2 map_cell0",
-        )
-        self.manage(
-            cloud,
-            ["nova-manage", *conf, "cell_v2", "create_cell", "--name", "cell1"],
-            "nova-manage cell_v2 create_cell",
-        )
-        self.manage(cloud, ["nova-manage", *conf, "db", "sync"], "nova-manage db sync")
+        for args in (
+            ["api_db", "sync"],
+            ["cell_v2", "map_cell0", "--database_connection", cell0],
+            ["cell_v2", "create_cell", "--name", "cell1"],
+            ["db", "sync"],
+        ):
+            self.manage(
+                cloud, series, ["nova-manage", *conf, *args], f"nova-manage {args[0]} {args[1]}"
+            )
 
     def after_start(self, cloud: Cloud) -> None:
         """Map every compute host into cell1 so the scheduler can place servers on it."""
@@ -120,16 +148,14 @@ class Nova(Service):
     def _discovered(self, cloud: Cloud) -> set[str]:
         node = cloud.scenario.controller
         conf = self.config_args(cloud, node)
-        series = cloud.release(node.name, self.project)
+        env = cloud.service_env(cloud.release(node.name, "nova-conductor"))
         log = cloud.log_path(node, "nova-manage")
-        env = cloud.service_env(series)
         argv = ["nova-manage", *conf, "cell_v2", "discover_hosts"]
         if process.run(argv, cloud.netns(node), env, log, timeout=120).returncode != 0:
             raise StepFailed(f"nova-manage cell_v2 discover_hosts failed; see {log}")
-        argv = ["nova-manage", *conf, "cell_v2", "list_hosts"]
         out = log.with_name("nova-list-hosts.log")
         out.unlink(missing_ok=True)
+        argv = ["nova-manage", *conf, "cell_v2", "list_hosts"]
         process.run(argv, cloud.netns(node), env, out, timeout=120)
-        return {
-            n.name for n in cloud.scenario.with_role("compute") if f" {n.name} " in out.read_text()
-        }
+        hosts = out.read_text()
+        return {n.name for n in cloud.scenario.with_role("compute") if f" {n.name} " in hosts}

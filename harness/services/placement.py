@@ -1,19 +1,34 @@
-"""Placement: the resource-provider API (under uwsgi)."""
+"""Placement: the resource-provider API (under uwsgi).
+
+Rolling upgrade: placement's schema changes are additive, so `db sync` with the new code
+runs while the old APIs serve; then the APIs roll; then online data migrations.
+"""
 
 from __future__ import annotations
 
 from harness.cloud import Cloud
 from harness.scenario import Node
-from harness.services.base import Api, Service, authtoken, write_ini
+from harness.services.base import Action, Api, Service, authtoken, write_ini
 
 
 class Placement(Service):
     project = "placement"
     databases = ("placement",)
     api = Api("placement-api", "placement", 8778, "", "placement.wsgi.api:application")
+    actions = {
+        "sync": Action("placement-manage db sync"),
+        "online-migrations": Action(
+            "placement-manage db online_data_migrations", ok=(0, 1), repeat_while=1, max_runs=20
+        ),
+    }
+    before_roll = ("sync",)
+    after_roll = ("online-migrations",)
 
     def conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "placement.conf"
+
+    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
+        return ["--config-file", str(self.conf(cloud, node))]
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         write_ini(
@@ -29,8 +44,5 @@ class Placement(Service):
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         return {"OS_PLACEMENT_CONFIG_DIR": str(self.config_dir(cloud, node))}
 
-    def sync(self, cloud: Cloud) -> None:
-        conf = str(self.conf(cloud, cloud.scenario.controller))
-        self.manage(
-            cloud, ["placement-manage", "--config-file", conf, "db", "sync"], "placement db sync"
-        )
+    def sync(self, cloud: Cloud, series: str) -> None:
+        self.run_action(cloud, "sync", series)

@@ -1,0 +1,123 @@
+"""What the roll does to a running cloud, one small function per operation: restart a
+process on a release, drain and admit API backends, set a config option, signal a process.
+Steps (harness.plan.steps) call these; they know nothing of plans."""
+
+from __future__ import annotations
+
+import datetime
+import signal as signals
+import time
+
+from harness import lifecycle, openstack_api, process, wait
+from harness.cloud import Cloud
+from harness.errors import StepFailed
+from harness.infra import haproxy
+from harness.services import BY_NAME
+from harness.services.base import update_ini, wait_api
+
+NOVA_BINARIES = {"nova-conductor", "nova-scheduler", "nova-compute"}
+
+
+def find(cloud: Cloud, node: str, name: str) -> process.Proc:
+    procs = cloud.processes(node=node, name=name)
+    if not procs:
+        raise StepFailed(f"{name} is not running on {node}")
+    return procs[-1]
+
+
+def stop(cloud: Cloud, node: str, name: str) -> process.StopRecord:
+    proc = find(cloud, node, name)
+    record = process.stop(proc, cloud.scenario.services.stop_timeout)
+    cloud.remove_process(proc)
+    cloud.record["stops"].append(record.__dict__)
+    cloud.save()
+    return record
+
+
+def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) -> None:
+    svc = BY_NAME[service]
+    node = cloud.scenario.node(node_name)
+    if svc.api and name == svc.api.name:
+        lifecycle.start_api(cloud, svc, node, series)
+        wait_api(cloud, node, svc.api)
+    else:
+        since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        lifecycle.start_daemon(cloud, svc, node, name, series)
+        if name in NOVA_BINARIES:
+            wait_nova_service_up(cloud, node_name, name, since)
+
+
+def restart(cloud: Cloud, service: str, node: str, name: str, series: str) -> process.StopRecord:
+    record = stop(cloud, node, name)
+    start(cloud, service, node, name, series)
+    return record
+
+
+def wait_nova_service_up(cloud: Cloud, host: str, binary: str, since: datetime.datetime) -> None:
+    """A restarted nova service is ready once it has reported in after its start."""
+    conn = openstack_api.admin(cloud)
+
+    def reported() -> bool:
+        for svc in conn.compute.services(binary=binary, host=host):
+            updated = svc.updated_at and datetime.datetime.fromisoformat(svc.updated_at[:19])
+            if svc.state == "up" and updated and updated >= since.replace(microsecond=0):
+                return True
+        return False
+
+    timeout = cloud.scenario.services.startup_timeout
+    wait.until(reported, timeout, f"{binary} on {host} reporting up", interval=1.0)
+
+
+# -- HAProxy --------------------------------------------------------------------------------
+
+
+def current_sessions(cloud: Cloud, frontend: str, server: str) -> int:
+    for row in haproxy.stats(cloud):
+        if row["pxname"] == frontend and row["svname"] == server:
+            return int(row["scur"] or 0)
+    raise StepFailed(f"HAProxy has no server {frontend}/{server}")
+
+
+def drain(cloud: Cloud, frontend: str, server: str, timeout: float = 120) -> float:
+    """Stop sending new requests to `server`; return how long its sessions took to end."""
+    haproxy.set_state(cloud, frontend, server, "drain")
+    return wait_drained(cloud, frontend, server, timeout)
+
+
+def wait_drained(cloud: Cloud, frontend: str, server: str, timeout: float = 120) -> float:
+    return wait.until(
+        lambda: current_sessions(cloud, frontend, server) == 0,
+        timeout,
+        f"{frontend}/{server} sessions reaching zero",
+        interval=0.2,
+    )
+
+
+def admit(cloud: Cloud, frontend: str, ready: tuple[str, ...], drain_: tuple[str, ...]) -> None:
+    """Put `ready` back in rotation and drain `drain_` in one admin-socket round trip, so
+    there is no moment with neither (or, in a handover, with both) serving."""
+    commands = [f"set server {frontend}/{s} state ready" for s in ready]
+    commands += [f"set server {frontend}/{s} state drain" for s in drain_]
+    haproxy.command(cloud, ";".join(commands))
+    timeout = cloud.scenario.services.startup_timeout
+    for server in ready:
+        wait.until(
+            lambda s=server: haproxy.server_status(cloud)[(frontend, s)] == "UP",
+            timeout,
+            f"{frontend}/{server} UP in HAProxy",
+            interval=0.2,
+        )
+
+
+# -- config and signals -----------------------------------------------------------------------
+
+
+def set_option(cloud: Cloud, service: str, node: str, section: str, key: str, value: str) -> None:
+    update_ini(BY_NAME[service].conf(cloud, node), section, key, value)
+
+
+def send_signal(cloud: Cloud, node: str, name: str, sig: str) -> None:
+    proc = find(cloud, node, name)
+    if not process.signal_proc(proc, getattr(signals, sig)):
+        raise StepFailed(f"{name} on {node} is not running")
+    time.sleep(0.5)  # let it act on the signal before the next step touches it

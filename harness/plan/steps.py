@@ -1,0 +1,146 @@
+"""Steps: small frozen values, each with `describe()` (how it reads in the plan) and
+`run(ctx)` (what it does). A step returns an Outcome when it has something to record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness import operations
+from harness.services import BY_NAME
+
+if TYPE_CHECKING:
+    from harness.plan.runner import Context
+
+
+@dataclass(frozen=True)
+class Outcome:
+    forced_kill: bool = False  # a graceful stop ran out of time and needed SIGKILL
+    stop_wait: float | None = None  # seconds from SIGTERM to the process being gone
+    finding: str | None = None  # something the operator should know, not a failure
+
+
+@dataclass(frozen=True)
+class Step:
+    service: str
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__.lower()
+
+    @property
+    def node(self) -> str | None:
+        return getattr(self, "host", None)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def run(self, ctx: Context) -> Outcome | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Install(Step):
+    host: str
+    series: str
+
+    def describe(self) -> str:
+        return f"install {self.series} on {self.host} (release venv, packaged files; config kept)"
+
+    def run(self, ctx: Context) -> None:
+        ctx.ensure_venv(self.series)
+        node = ctx.cloud.scenario.node(self.host)
+        for svc in BY_NAME.values():
+            if svc.runs_on(node):
+                svc.install(ctx.cloud, node, self.series)
+
+
+@dataclass(frozen=True)
+class Manage(Step):
+    action: str
+    series: str
+
+    def describe(self) -> str:
+        command = BY_NAME[self.service].actions[self.action].command
+        return f"{self.service}: {command} ({self.series} code, on the controller)"
+
+    def run(self, ctx: Context) -> Outcome | None:
+        finding = BY_NAME[self.service].run_action(ctx.cloud, self.action, self.series)
+        return Outcome(finding=finding) if finding else None
+
+
+@dataclass(frozen=True)
+class SetOption(Step):
+    host: str
+    section: str
+    key: str
+    value: str
+
+    def describe(self) -> str:
+        return f"{self.service}: set [{self.section}] {self.key} = {self.value} on {self.host}"
+
+    def run(self, ctx: Context) -> None:
+        operations.set_option(
+            ctx.cloud, self.service, self.host, self.section, self.key, self.value
+        )
+
+
+@dataclass(frozen=True)
+class Restart(Step):
+    host: str
+    process: str
+    series: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.process} on {self.host}: graceful stop (SIGTERM, bounded wait, SIGKILL), "
+            f"start on {self.series}, wait until ready"
+        )
+
+    def run(self, ctx: Context) -> Outcome:
+        stop = operations.restart(ctx.cloud, self.service, self.host, self.process, self.series)
+        return Outcome(forced_kill=stop.forced, stop_wait=round(stop.waited, 2))
+
+
+@dataclass(frozen=True)
+class Drain(Step):
+    host: str
+
+    def describe(self) -> str:
+        api = BY_NAME[self.service].api.name
+        return f"{api}: drain {self.host} in HAProxy, wait until its sessions reach zero"
+
+    def run(self, ctx: Context) -> None:
+        operations.drain(ctx.cloud, BY_NAME[self.service].api.name, self.host)
+
+
+@dataclass(frozen=True)
+class Admit(Step):
+    ready: tuple[str, ...]
+    drain: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        api = BY_NAME[self.service].api.name
+        text = f"{api}: set {', '.join(self.ready)} ready"
+        if self.drain:
+            text += f" and drain {', '.join(self.drain)} in one command (handover)"
+        return text
+
+    def run(self, ctx: Context) -> None:
+        frontend = BY_NAME[self.service].api.name
+        operations.admit(ctx.cloud, frontend, self.ready, self.drain)
+        for server in self.drain:
+            operations.wait_drained(ctx.cloud, frontend, server)
+
+
+@dataclass(frozen=True)
+class Signal(Step):
+    host: str
+    process: str
+    signal: str = "SIGHUP"
+
+    def describe(self) -> str:
+        return f"{self.process} on {self.host}: {self.signal} (drop the cached RPC version cap)"
+
+    def run(self, ctx: Context) -> None:
+        operations.send_signal(ctx.cloud, self.host, self.process, self.signal)
