@@ -27,13 +27,19 @@ def _parser() -> argparse.ArgumentParser:
     lock.add_argument("series", nargs="*", help="default: every series")
     commands = (
         ("up", "bring the scenario's cloud up at its base release"),
-        ("run", "up, boot a server, down (the roll comes with the upgrade engine)"),
+        ("plan", "print the rolling-upgrade plan as a tree; changes nothing"),
+        ("run", "up, roll from the base release to the target, verify, report, down"),
     )
     for name, text in commands:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("scenario", type=Path)
+        if name in ("plan", "run"):
+            cmd.add_argument("--seed", type=int, default=None, help="replay a run's choices")
         if name == "run":
             cmd.add_argument("--keep", action="store_true", help="leave the cloud up afterwards")
+            cmd.add_argument(
+                "--report-dir", type=Path, default=None, help="default reports/<run-id>"
+            )
     sub.add_parser("status", help="nodes, services, release per service, pids, health")
     sub.add_parser("down", help="stop everything and remove the cloud")
     return p
@@ -82,16 +88,18 @@ def cmd_up(args, state_dir, cache_dir) -> int:
     return 0
 
 
-def cmd_run(args, state_dir, cache_dir) -> int:
-    from harness import smoke
+def cmd_plan(args, state_dir, cache_dir) -> int:
+    from harness import job
+    from harness.plan import planner
 
-    lifecycle.up(args.scenario, state_dir, cache_dir)
-    try:
-        smoke.boot_and_delete(lifecycle.Cloud.load(state_dir))
-    finally:
-        if not args.keep:
-            lifecycle.down(state_dir)
+    print(planner.render(job.plan_for(args.scenario, args.seed)), end="")
     return 0
+
+
+def cmd_run(args, state_dir, cache_dir) -> int:
+    from harness import job
+
+    return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir)
 
 
 def cmd_status(args, state_dir, cache_dir) -> int:
@@ -124,6 +132,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "lock": cmd_lock,
     "up": cmd_up,
+    "plan": cmd_plan,
     "run": cmd_run,
     "status": cmd_status,
     "down": cmd_down,

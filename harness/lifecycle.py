@@ -239,18 +239,26 @@ def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
 
 
 def running_release(pid: int, venvs: dict[str, str]) -> str | None:
-    """Ask the process itself which release it runs: the venv its executable lives in."""
+    """Ask the process itself which release it runs: the venv its executable, its command
+    line (cotyledon rewrites it to "nova-conductor: master process [<venv>/bin/…]") or,
+    failing both, the code it has mapped into memory comes from."""
     try:
         exe = str(Path(f"/proc/{pid}/exe").resolve())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return None
-    for path, series in venvs.items():
-        if exe.startswith(path + "/") or any(
-            a.decode(errors="replace").startswith(path + "/") for a in cmdline
-        ):
-            return series
-    return None
+    for probe in (exe + "/", cmdline):
+        for path, series in venvs.items():
+            if path + "/" in probe:
+                return series
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return None
+    found = {series for path, series in venvs.items() if path + "/" in maps}
+    return found.pop() if len(found) == 1 else None
 
 
 # -- signals ----------------------------------------------------------------------------------

@@ -59,8 +59,11 @@ def wait_nova_service_up(cloud: Cloud, host: str, binary: str, since: datetime.d
 
     def reported() -> bool:
         for svc in conn.compute.services(binary=binary, host=host):
-            updated = svc.updated_at and datetime.datetime.fromisoformat(svc.updated_at[:19])
-            if svc.state == "up" and updated and updated >= since.replace(microsecond=0):
+            if svc.state != "up" or not svc.updated_at:
+                continue
+            updated = datetime.datetime.fromisoformat(svc.updated_at.rstrip("Z"))
+            # Strictly after the start: the old process's last report must not count.
+            if updated.replace(tzinfo=None) > since:
                 return True
         return False
 

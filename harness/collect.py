@@ -1,0 +1,32 @@
+"""Collecting a run's logs into its report folder, with every secret of the run redacted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from harness.cloud import Cloud
+
+REDACTED = "***"
+# Credentials inside URLs (mysql+pymysql://user:pw@, rabbit://user:pw@) whatever they are.
+URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return URL_CREDENTIALS.sub(rf"\g<1>{REDACTED}@", text)
+
+
+def collect_logs(cloud: Cloud, dest: Path) -> int:
+    """Copy every log of every node to dest/<node>/<name>.log, redacted; returns the count."""
+    source = cloud.state_dir / "logs"
+    secrets = cloud.secrets.values()
+    count = 0
+    for path in sorted(source.rglob("*.log")):
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(redact(path.read_text(errors="replace"), secrets))
+        count += 1
+    return count
