@@ -1,0 +1,79 @@
+"""`harness run` on real services: the whole roll from 2026.1 to 2026.2 completes every
+step of its plan, and afterwards every process on every node runs 2026.2, as the
+processes themselves say (`harness status` asks them, not the plan)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.plan.events import read
+
+from .conftest import SCENARIO, footprint, harness
+
+SEED = "3"
+
+
+@pytest.fixture(scope="module")
+def rolled(state_dir, tmp_path_factory):
+    report = tmp_path_factory.mktemp("run") / "report"
+    done = harness(state_dir, "run", str(SCENARIO), "--seed", SEED, "--report-dir", str(report),
+                   "--keep", timeout=1800)  # fmt: skip
+    secrets = list(json.loads((state_dir / "secrets.json").read_text()).values())
+    return done, report, secrets
+
+
+def test_the_run_passes_and_completes_every_planned_step(rolled, state_dir):
+    done, report, _ = rolled
+    assert done.returncode == 0, done.stderr[-4000:]
+    summary = json.loads((report / "summary.json").read_text())
+    planned = harness(state_dir, "plan", str(SCENARIO), "--seed", SEED).stdout
+    assert summary["verdict"] == "pass" and summary["seed"] == int(SEED)
+    assert len(summary["steps"]) == int(planned.splitlines()[3].split()[0])
+    assert all(s["status"] == "ok" for s in summary["steps"])
+    for step in summary["steps"]:
+        assert step["ended"] >= step["started"] and isinstance(step["forced_kill"], bool)
+    assert (report / "plan.txt").read_text() == planned
+
+
+def test_every_process_reports_the_target_release(rolled, state_dir):
+    status = harness(state_dir, "status")
+    assert status.returncode == 0, status.stdout
+    rows = [line.split() for line in status.stdout.splitlines()[2:] if line[:1] not in (" ", "H")]
+    services = [
+        r for r in rows if r[1].startswith(("nova-", "keystone", "glance", "placement", "neutron"))
+    ]
+    assert len(services) == 14
+    assert {r[2] for r in services} == {"2026.2"}, services
+
+
+def test_events_bracket_every_step_and_follow_releases_as_they_change(rolled):
+    _, report, _ = rolled
+    events = read(report / "events.jsonl")
+    starts = [e for e in events if e["event"] == "step-start"]
+    ends = [e for e in events if e["event"] == "step-end"]
+    assert [e["id"] for e in starts] == [e["id"] for e in ends]
+    releases = [e["releases"] for e in events if e["event"] == "releases"]
+    assert len(releases) == len(ends) + 1
+    assert releases[0]["compute-api"]["nova-api"] == "2026.1"
+    assert releases[-1]["compute-api"]["nova-api"] == "2026.2"
+    assert [e["t"] for e in events] == sorted(e["t"] for e in events)
+
+
+def test_the_report_folder_holds_every_log_and_no_secret(rolled):
+    _, report, secrets = rolled
+    logs = list((report / "logs").rglob("*.log"))
+    assert {p.parent.name for p in logs} == {"controller", "compute-api"}
+    assert any(p.name == "nova-conductor.log" for p in logs)
+    for path in report.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            leaked = [s for s in secrets if s in text]
+            assert not leaked, f"{path} holds a secret of the run"
+
+
+def test_down_after_a_kept_run_leaves_nothing(rolled, state_dir):
+    assert harness(state_dir, "down").returncode == 0
+    after = footprint(state_dir)
+    assert after.empty(), after
