@@ -57,8 +57,8 @@ class Builder:
     def manage(self, action: str) -> st.Manage:
         return st.Manage(self.service, action, self.target)
 
-    def restart(self, node: str, process: str) -> st.Restart:
-        return st.Restart(self.service, node, process, self.target)
+    def restart(self, node: str, process: str, why: str = "") -> st.Restart:
+        return st.Restart(self.service, node, process, self.target, why)
 
     def signal(self, node: str, process: str, sig: str = "SIGHUP") -> st.Signal:
         return st.Signal(self.service, node, process, sig)
@@ -105,7 +105,8 @@ def render(plan: Plan) -> str:
         f"plan for scenario {s.name}: {s.release_from} -> {s.release_to}, seed {plan.seed}",
         f"nodes: {nodes}",
         f"options: api_handover={str(s.plan.api_handover).lower()} "
-        f"node_order={s.plan.node_order} stop_timeout={s.services.stop_timeout:g}s",
+        f"node_order={s.plan.node_order} compute_cap_reset={s.plan.compute_cap_reset} "
+        f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]
     for i, phase in enumerate(plan.phases, 1):

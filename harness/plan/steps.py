@@ -90,11 +90,13 @@ class Restart(Step):
     host: str
     process: str
     series: str
+    why: str = ""
 
     def describe(self) -> str:
+        why = f" ({self.why})" if self.why else ""
         return (
             f"{self.process} on {self.host}: graceful stop (SIGTERM, bounded wait, SIGKILL), "
-            f"start on {self.series}, wait until ready"
+            f"start on {self.series}, wait until ready{why}"
         )
 
     def run(self, ctx: Context) -> Outcome:

@@ -45,9 +45,14 @@ class Nova(Service):
         steps += [p.restart(controller, name) for name in CONTROLLER_DAEMONS]
         steps += [p.restart(n, "nova-compute") for n in computes]
         steps += p.api_roll(self.api.name)
-        # Services started while older computes ran cached an older RPC version cap.
+        # Services started while older computes ran cached an older RPC version cap:
+        # conductor, scheduler, and every compute but the last one rolled.
         steps += [p.signal(controller, name) for name in CONTROLLER_DAEMONS]
-        steps += [p.signal(n, "nova-compute") for n in computes]
+        for n in computes[:-1]:
+            if p.scenario.plan.compute_cap_reset == "sighup":
+                steps.append(p.signal(n, "nova-compute"))
+            else:
+                steps.append(p.restart(n, "nova-compute", why="drop its cached RPC version cap"))
         return steps + [p.manage("online-migrations"), p.manage("upgrade-check")]
 
     def conf(self, cloud: Cloud, node: Node | str):

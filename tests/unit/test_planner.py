@@ -59,9 +59,11 @@ def test_nova_order_db_then_pin_then_conductor_scheduler_computes_apis_then_sigh
     hups = at(lambda s: isinstance(s, st.Signal))
     order = [p for _, p in restarts]
     assert order == ["nova-conductor", "nova-scheduler", "nova-compute", "nova-compute",
-                     "nova-api", "nova-api"]  # fmt: skip
+                     "nova-api", "nova-api", "nova-compute"]  # fmt: skip
     assert max(syncs) < min(pins) and max(pins) < restarts[0][0]
-    assert restarts[-1][0] < min(hups)
+    assert restarts[5][0] < min(hups) < max(hups) < restarts[6][0]
+    # Only the compute rolled first cached an older cap; the last one rolled did not.
+    assert [s.host for n, s in nova if n == restarts[6][0]] == ["controller"]
     assert [s.action for _, s in nova[-2:]] == ["online-migrations", "upgrade-check"]
     assert all(s.value == "auto" and s.section == "upgrade_levels" for n, s in nova if n in pins)
 
@@ -156,3 +158,16 @@ def test_plan_command_prints_the_tree_and_changes_nothing(tmp_path, capsys):
     assert cli.main(["--state-dir", str(state), "plan", str(DEFAULT), "--seed", "42"]) == 0
     assert capsys.readouterr().out == GOLDEN.read_text()
     assert not state.exists()
+
+
+def test_compute_cap_reset_sighup_follows_the_guide_literally():
+    plan = plan_of(compute_cap_reset="sighup")
+    hups = [(s.host, s.process) for _, _, s in plan.numbered() if isinstance(s, st.Signal)]
+    assert hups == [("controller", "nova-conductor"), ("controller", "nova-scheduler"),
+                    ("controller", "nova-compute")]  # fmt: skip
+    computes = [
+        s
+        for _, _, s in plan.numbered()
+        if isinstance(s, st.Restart) and s.process == "nova-compute"
+    ]
+    assert len(computes) == 2

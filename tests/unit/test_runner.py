@@ -1,0 +1,79 @@
+"""The runner on steps whose outcome we choose: it stops at the first failing step, names
+it, and records every step's outcome in the events file."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import scenario
+from harness.cloud import Cloud
+from harness.errors import StepFailed
+from harness.plan import planner, runner
+from harness.plan.events import EventLog, read
+from harness.plan.steps import Outcome, Step
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Scripted(Step):
+    host: str
+    fail: bool = False
+    kill: bool = False
+    ran: list = None  # noqa: RUF009 (a shared list the test reads)
+
+    def describe(self) -> str:
+        return f"scripted step on {self.host}"
+
+    def run(self, ctx):
+        self.ran.append(self.host)
+        if self.fail:
+            raise StepFailed("the service did not come back")
+        return Outcome(forced_kill=self.kill, stop_wait=30.2 if self.kill else None)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    s = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
+    cloud = Cloud(s, tmp_path)
+    cloud.record["venvs"] = {}
+    return runner.Context(cloud, tmp_path / "cache", EventLog(tmp_path / "events.jsonl"))
+
+
+def make_plan(ctx, steps):
+    return planner.Plan(ctx.cloud.scenario, 9, (planner.Phase("nova", tuple(steps)),))
+
+
+def test_the_runner_stops_at_the_first_failing_step_and_names_it(ctx, tmp_path):
+    ran = []
+    steps = [Scripted("nova", "controller", kill=True, ran=ran),
+             Scripted("nova", "compute-api", fail=True, ran=ran),
+             Scripted("nova", "controller", ran=ran)]  # fmt: skip
+    with pytest.raises(StepFailed) as e:
+        runner.execute(make_plan(ctx, steps), ctx)
+    message = str(e.value)
+    assert "step 1.2 (scripted step on compute-api) on compute-api failed" in message
+    assert "the service did not come back" in message
+    assert "seed 9; replay: harness run" in message and "--seed 9" in message
+    assert ran == ["controller", "compute-api"]  # the third step never ran
+    events = read(tmp_path / "events.jsonl")
+    ends = [e for e in events if e["event"] == "step-end"]
+    assert [(e["id"], e["status"], e["forced_kill"]) for e in ends] == [
+        ("1.1", "ok", True),
+        ("1.2", "failed", False),
+    ]
+    assert ends[0]["stop_wait"] == 30.2
+
+
+def test_an_unexpected_exception_is_a_failed_step_not_a_crash(ctx):
+    @dataclass(frozen=True)
+    class Broken(Step):
+        def describe(self):
+            return "broken"
+
+        def run(self, ctx):
+            raise KeyError("nova-api")
+
+    with pytest.raises(StepFailed, match="step 1.1 \\(broken\\) failed: KeyError: 'nova-api'"):
+        runner.execute(make_plan(ctx, [Broken("nova")]), ctx)
