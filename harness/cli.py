@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; everything it started was stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `harness status | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 def cmd_doctor(args, state_dir, cache_dir) -> int:

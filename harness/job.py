@@ -47,8 +47,9 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     (run_dir / "plan.txt").write_text(planner.render(plan))
     log.info("run %s: seed %d, %s -> %s, %d steps; report in %s",
              run_id, plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
-    lifecycle.build_venvs([s.release_from, s.release_to], cache_dir)  # fail before anything runs
-    cloud = lifecycle.up(scenario_path, state_dir, cache_dir)
+    # Both releases are built before anything runs: a broken lock fails here, not mid-roll.
+    venvs = lifecycle.build_venvs([s.release_from, s.release_to], cache_dir)
+    cloud = lifecycle.up(scenario_path, state_dir, cache_dir, venvs)
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed,
                "releases": {"from": s.release_from, "to": s.release_to},

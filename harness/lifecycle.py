@@ -48,12 +48,14 @@ def build_venvs(series_names: list[str], cache_dir: Path) -> dict[str, str]:
     return paths
 
 
-def up(scenario_path: Path, state_dir: Path, cache_dir: Path) -> Cloud:
+def up(scenario_path: Path, state_dir: Path, cache_dir: Path, venvs: dict | None = None) -> Cloud:
+    """Bring the scenario's cloud up at its base release. `venvs` (series → path) may come
+    from a caller that built them already."""
     data = yaml.safe_load(Path(scenario_path).read_text()) if Path(scenario_path).exists() else None
     scenario = scenario_mod.load(scenario_path)
     require(install=True)
     _check_free(scenario)
-    venvs = build_venvs([scenario.release_from], cache_dir)
+    venvs = venvs or build_venvs([scenario.release_from], cache_dir)
     cloud = Cloud.create(scenario, data, state_dir)
     cloud.record["venvs"] = venvs
     cloud.save()
