@@ -13,11 +13,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import collect, lifecycle, smoke
+from harness import collect, judge, lifecycle, openstack_api, smoke
 from harness import scenario as scenario_mod
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.infra import haproxy
+from harness.load import control
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
@@ -55,20 +56,27 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
                "releases": {"from": s.release_from, "to": s.release_to},
                "verdict": "fail", "steps": [], "verification": {}}  # fmt: skip
     result = runner.RunResult()
+    load = None
     try:
         with lifecycle._signals_as_interrupt():
             _phase(events, "resources", lambda: smoke.boot_and_delete(cloud))
+            load = _phase(events, "load", lambda: start_load(cloud, run_dir), keep=True)
             ctx = runner.Context(cloud, cache_dir, events)
-            try:
-                result = runner.execute(plan, ctx)
-            finally:
-                summary["steps"] = [_step_summary(r) for r in result.steps] or summary["steps"]
+            result = runner.execute(plan, ctx)
             summary["verification"] = _phase(events, "verify", lambda: verify(cloud, s.release_to))
-            summary["verdict"] = "pass"
+            _stop_load(events, load)
+            load = None
+            verdict, verdicts = judge.judge(run_dir)
+            summary["oracles"] = judge.as_dict(verdicts)
+            summary["verdict"] = verdict
+            for v in verdicts:
+                log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
     except StepFailed as e:
         summary["error"] = str(e)
         raise
     finally:
+        if load is not None:
+            _stop_load(events, load)
         if result.steps:
             summary["steps"] = [_step_summary(r) for r in result.steps]
         summary["findings"] = [
@@ -81,10 +89,22 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         if not keep:
             lifecycle.down(state_dir)
         log.info("verdict %s; report in %s", summary["verdict"], run_dir)
-    return 0
+    return 0 if summary["verdict"] == "pass" else 1
 
 
-def _phase(events: EventLog, name: str, fn):
+def start_load(cloud: Cloud, run_dir: Path) -> control.Load:
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    return control.start(cloud, run_dir, image, flavor)
+
+
+def _stop_load(events: EventLog, load: control.Load) -> None:
+    status = load.stop()
+    events.write("load-stopped", exit_status=status)
+    log.info("load stopped (worker exit %d); ledger %s", status, load.ledger)
+
+
+def _phase(events: EventLog, name: str, fn, keep: bool = False):
     log.info("phase %s", name)
     events.write("phase-start", phase=name)
     started = time.time()
@@ -96,6 +116,8 @@ def _phase(events: EventLog, name: str, fn):
             raise
         raise StepFailed(f"phase {name} failed: {type(e).__name__}: {e}") from e
     events.write("phase-end", phase=name, status="ok", duration=round(time.time() - started, 3))
+    if keep:
+        return value
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
 
 

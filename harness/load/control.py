@@ -1,0 +1,72 @@
+"""Starting and stopping the load worker from the harness (which never imports locust)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.cloud import Cloud
+from harness.errors import StepFailed
+
+DEFAULT_USERS = ["VersionClient", "Reader", "Writer"]
+
+
+@dataclass
+class Load:
+    proc: subprocess.Popen
+    ledger: Path
+    stop_file: Path
+    config: Path
+
+    def stop(self, timeout: float = 120) -> int:
+        """Ask the worker to stop (users finish the task in hand) and wait for it."""
+        self.stop_file.touch()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+        finally:
+            self.config.unlink(missing_ok=True)  # it holds a password
+
+
+def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, users: int = 4,
+          max_seconds: float = 3600, microversion: str = "latest") -> Load:  # fmt: skip
+    load_dir = run_dir / "load"
+    load_dir.mkdir(parents=True, exist_ok=True)
+    ledger, stop_file = load_dir / "requests.jsonl", load_dir / "stop"
+    stop_file.unlink(missing_ok=True)
+    settings = {
+        "vip": cloud.vip, "username": "admin", "project": "admin",
+        "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
+        "users": DEFAULT_USERS, "user_count": users, "spawn_rate": users,
+        "timeout": 30, "operation_timeout": 120, "microversion": microversion,
+        "ledger": str(ledger), "stop_file": str(stop_file), "max_seconds": max_seconds,
+    }  # fmt: skip
+    config = cloud.state_dir / "load.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(settings, f)
+    log = open(load_dir / "worker.log", "ab")  # noqa: SIM115 (the child inherits it)
+    argv = [sys.executable, "-m", "harness.load.worker", str(config)]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    _wait_first_request(proc, ledger)
+    return Load(proc, ledger, stop_file, config)
+
+
+def _wait_first_request(proc: subprocess.Popen, ledger: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StepFailed(f"the load worker exited {proc.returncode}; see {ledger.parent}")
+        if ledger.exists() and ledger.stat().st_size:
+            return
+        time.sleep(0.2)
+    proc.kill()
+    raise StepFailed("the load worker sent no request within 60 s")

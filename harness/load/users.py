@@ -1,0 +1,200 @@
+"""Locust users for the cloud behind the VIP. Imported only by the load worker process.
+
+- VersionClient: nova's version documents (`/` and `/v2.1/`), over kept-alive and new
+  connections; each answer's max microversion goes into the ledger.
+- Reader: token issue, server list and detail, flavors, images.
+- Writer: create a server ("networks": "none"), wait for ACTIVE, delete it, wait until it
+  is gone; each operation goes into the ledger with its outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from locust import HttpUser, between, task
+
+from harness.load.ledger import Operation, Request, dump
+
+SETTINGS: dict = {}  # filled by the worker before the users start
+LEDGER = None  # an open file, set by the worker
+
+
+def record(rec) -> None:
+    LEDGER.write(dump(rec) + "\n")
+
+
+class CloudUser(HttpUser):
+    abstract = True
+    wait_time = between(0.2, 0.6)
+
+    def on_start(self) -> None:
+        self.name_ = f"{type(self).__name__}-{id(self) % 100000}"
+
+    def url(self, port: int, path: str) -> str:
+        return f"http://{SETTINGS['vip']}:{port}{path}"
+
+    def call(self, method: str, port: int, path: str, name: str, expected=(200,),
+             headers=None, body=None, fresh=False, version_doc=False):  # fmt: skip
+        """One request, timed and written to the ledger whatever happens."""
+        headers = dict(headers or {})
+        if fresh:
+            headers["Connection"] = "close"
+        sent = time.time()
+        status = error = resp = None
+        try:
+            resp = self.client.request(method, self.url(port, path), name=name, headers=headers,
+                                       json=body, timeout=SETTINGS["timeout"],
+                                       catch_response=True)  # fmt: skip
+            with resp:
+                status = resp.status_code or None  # locust answers 0 when nothing answered
+                if status is None:
+                    error = f"{type(resp.error).__name__}: {resp.error}"[:300]
+                    resp.failure(error)
+                elif status in expected:
+                    resp.success()
+                else:
+                    resp.failure(f"unexpected {status}")
+        except Exception as e:  # connection refused, reset, timeout: no answer at all
+            error = f"{type(e).__name__}: {e}"[:300]
+        received = time.time()
+        rec = Request(
+            client=self.name_, sent=sent, received=received, method=method, name=name,
+            status=status, expected=tuple(expected), error=error,
+            backend=resp.headers.get("X-Backend-Server") if resp is not None else None,
+            request_id=_request_id(resp), fresh_connection=fresh,
+            max_version=_max_version(resp, path) if version_doc and status == 200 else None,
+        )  # fmt: skip
+        record(rec)
+        return resp if status is not None else None
+
+
+def _request_id(resp) -> str | None:
+    if resp is None:
+        return None
+    for header in ("X-OpenStack-Request-Id", "X-Compute-Request-Id", "X-Openstack-Request-Id"):
+        if header in resp.headers:
+            return resp.headers[header]
+    return None
+
+
+def _max_version(resp, path: str) -> str | None:
+    try:
+        doc = resp.json()
+    except ValueError:
+        return None
+    if "version" in doc:  # /v2.1/
+        return doc["version"].get("version") or None
+    current = [v for v in doc.get("versions", []) if v.get("id") == "v2.1"]
+    return current[0].get("version") if current else None
+
+
+class VersionClient(CloudUser):
+    weight = 3
+
+    @task
+    def root_kept_alive(self):
+        self.call("GET", 8774, "/", "nova GET /", version_doc=True)
+
+    @task
+    def v21_kept_alive(self):
+        self.call("GET", 8774, "/v2.1/", "nova GET /v2.1/", version_doc=True)
+
+    @task
+    def root_fresh(self):
+        self.call("GET", 8774, "/", "nova GET / (new connection)", fresh=True, version_doc=True)
+
+
+class AuthedUser(CloudUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.token = None
+        self.issue_token()
+
+    def issue_token(self) -> None:
+        user = {"name": SETTINGS["username"], "domain": {"name": "Default"},
+                "password": SETTINGS["password"]}  # fmt: skip
+        project = {"name": SETTINGS["project"], "domain": {"name": "Default"}}
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}},
+                         "scope": {"project": project}}}  # fmt: skip
+        resp = self.call("POST", 5000, "/v3/auth/tokens", "keystone POST /v3/auth/tokens",
+                         expected=(201,), body=body)  # fmt: skip
+        if resp is not None and resp.status_code == 201:
+            self.token = resp.headers["X-Subject-Token"]
+
+    def headers(self, microversion: str | None = None) -> dict:
+        h = {"X-Auth-Token": self.token or ""}
+        if microversion:
+            h["OpenStack-API-Version"] = f"compute {microversion}"
+        return h
+
+
+class Reader(AuthedUser):
+    weight = 2
+
+    @task(3)
+    def servers_detail(self):
+        self.call("GET", 8774, "/v2.1/servers/detail", "nova GET /v2.1/servers/detail",
+                  headers=self.headers(SETTINGS["microversion"]))  # fmt: skip
+
+    @task(2)
+    def servers(self):
+        self.call("GET", 8774, "/v2.1/servers", "nova GET /v2.1/servers", headers=self.headers())
+
+    @task(2)
+    def flavors(self):
+        self.call("GET", 8774, "/v2.1/flavors", "nova GET /v2.1/flavors", headers=self.headers())
+
+    @task(2)
+    def images(self):
+        self.call("GET", 9292, "/v2/images", "glance GET /v2/images", headers=self.headers())
+
+    @task(1)
+    def token(self):
+        self.issue_token()
+
+
+class Writer(AuthedUser):
+    weight = 1
+    wait_time = between(1, 2)
+
+    @task
+    def server_lifecycle(self):
+        h = self.headers("2.37")
+        server = {"name": f"load-{self.name_}-{int(time.time())}", "networks": "none",
+                  "imageRef": SETTINGS["image"], "flavorRef": SETTINGS["flavor"]}  # fmt: skip
+        body = {"server": server}
+        resp = self.call("POST", 8774, "/v2.1/servers", "nova POST /v2.1/servers",
+                         expected=(202,), headers=h, body=body)  # fmt: skip
+        if resp is None or resp.status_code != 202:
+            return
+        server_id = resp.json()["server"]["id"]
+        accepted = time.time()
+        final = self.wait_for(server_id, {"ACTIVE", "ERROR"})
+        record(Operation(self.name_, "server-create", server_id, _request_id(resp), accepted,
+                         time.time() if final != "pending" else None, final))  # fmt: skip
+        resp = self.call("DELETE", 8774, f"/v2.1/servers/{server_id}",
+                         "nova DELETE /v2.1/servers/{id}", expected=(204,), headers=h)  # fmt: skip
+        if resp is None or resp.status_code != 204:
+            return
+        accepted = time.time()
+        final = self.wait_for(server_id, {"DELETED"})
+        record(Operation(self.name_, "server-delete", server_id, _request_id(resp), accepted,
+                         time.time() if final != "pending" else None, final))  # fmt: skip
+
+    def wait_for(self, server_id: str, finals: set[str]) -> str:
+        deadline = time.time() + SETTINGS["operation_timeout"]
+        while time.time() < deadline and self.environment.runner.state != "stopping":
+            resp = self.call("GET", 8774, f"/v2.1/servers/{server_id}",
+                             "nova GET /v2.1/servers/{id}", expected=(200, 404),
+                             headers=self.headers("2.37"))  # fmt: skip
+            if resp is not None:
+                if resp.status_code == 404:
+                    return "DELETED"
+                status = json.loads(resp.text)["server"]["status"]
+                if status in finals:
+                    return status
+            time.sleep(1)
+        return "pending"

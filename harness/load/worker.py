@@ -1,0 +1,46 @@
+"""The load worker: `python -m harness.load.worker CONFIG.json`. Runs locust in this
+process only (it monkey-patches with gevent), writes the ledger, and stops by itself when
+the stop file appears, on SIGTERM, or after `max_seconds` — whichever comes first."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def main(config_path: str) -> int:
+    import gevent
+    from locust.env import Environment
+
+    from harness.load import users
+
+    config = json.loads(Path(config_path).read_text())
+    users.SETTINGS.update(config)
+    users.LEDGER = open(config["ledger"], "a", buffering=1)  # noqa: SIM115 (open for the run)
+    classes = [getattr(users, name) for name in config["users"]]
+    # Users finish the task in hand on stop, so an operation in flight gets its outcome.
+    env = Environment(
+        user_classes=classes,
+        host=f"http://{config['vip']}",  # locust wants a base; every call uses a full URL
+        stop_timeout=config["operation_timeout"] + 10,
+    )
+    runner = env.create_local_runner()
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+    runner.start(config["user_count"], spawn_rate=config["spawn_rate"])
+    deadline = time.time() + config["max_seconds"]
+    stop_file = Path(config["stop_file"])
+    while not stopping and not stop_file.exists() and time.time() < deadline:
+        gevent.sleep(0.2)
+    runner.stop()
+    runner.greenlet.join(timeout=config["operation_timeout"] + 15)
+    runner.quit()
+    users.LEDGER.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

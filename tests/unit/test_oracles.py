@@ -1,0 +1,110 @@
+"""The request oracles on crafted ledgers: each must fail on a bad history and pass on a
+good one, and attribute what it finds."""
+
+import json
+
+from harness.checks import failed_requests, monotonic_version
+from harness.checks.timeline import Timeline
+from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict, worst
+from harness.load import ledger
+from harness.load.ledger import Operation, Request
+
+EVENTS = [
+    {"t": 0.0, "event": "releases", "releases": {"controller": {"nova-api": "2026.1"},
+                                                 "compute-api": {"nova-api": "2026.1"}}},
+    {"t": 10.0, "event": "step-start", "id": "6.10",
+     "description": "nova-api on controller: restart"},
+    {"t": 14.0, "event": "step-end", "id": "6.10"},
+    {"t": 14.0, "event": "releases", "releases": {"controller": {"nova-api": "2026.2"},
+                                                  "compute-api": {"nova-api": "2026.1"}}},
+]  # fmt: skip
+TIMELINE = Timeline.from_events(EVENTS)
+
+
+def req(sent, received, status=200, client="c1", backend="controller", version=None,
+        name="nova GET /", expected=(200,), error=None):  # fmt: skip
+    return Request(client, sent, received, "GET", name, status, expected, error, backend,
+                   f"req-{sent}", version)  # fmt: skip
+
+
+def test_failed_requests_pass_on_a_clean_history():
+    v = failed_requests.check([req(1, 1.1), req(2, 2.1, status=404, expected=(200, 404))], TIMELINE)
+    assert v.status == PASS and v.counts == {"requests": 2, "count": 0}
+
+
+def test_failed_requests_fail_and_attribute_5xx_resets_and_unexpected_4xx():
+    history = [
+        req(1, 1.1),
+        req(11, 11.2, status=503, backend=None),
+        req(12, 12.5, status=None, error="ConnectionResetError: 104", backend=None),
+        req(15, 15.1, status=500, backend="controller"),
+        req(16, 16.1, status=404),  # a 404 nobody expected
+    ]
+    v = failed_requests.check(history, TIMELINE)
+    assert v.status == FAIL and v.counts["count"] == 4
+    first, _, after, unexpected = v.evidence
+    assert first["step"] == "6.10 nova-api on controller: restart" and first["status"] == 503
+    assert after["backend"] == "controller" and after["backend_release"] == "2026.2"
+    assert after["step"] is None and after["request_id"] == "req-15"
+    assert unexpected["status"] == 404
+    assert "4 of 5 requests failed" in v.summary
+
+
+def test_failed_requests_without_requests_is_unknown_not_a_pass():
+    assert failed_requests.check([], TIMELINE).status == UNKNOWN
+
+
+def test_monotonic_version_passes_when_versions_only_rise():
+    history = [req(1, 1.1, version="2.103"), req(2, 2.1, version="2.103"),
+               req(3, 3.1, version="2.104", client="c2"), req(4, 4.1, version="2.104")]  # fmt: skip
+    v = monotonic_version.check(history, TIMELINE)
+    assert v.status == PASS and v.counts["violations"] == 0
+
+
+def test_monotonic_version_fails_when_a_later_request_sees_a_lower_version():
+    history = [
+        req(15, 15.1, version="2.104", backend="controller"),
+        req(16, 16.1, version="2.103", backend="compute-api", client="c2"),
+        req(17, 17.1, version="2.103", backend="compute-api"),
+    ]
+    v = monotonic_version.check(history, TIMELINE)
+    assert v.status == FAIL
+    assert v.counts["violations"] == 2 and v.counts["per_client"] == 1
+    pair = v.evidence[0]  # per-client violations come first: the sharpest evidence
+    assert pair["earlier"]["max_version"] == "2.104" and pair["later"]["max_version"] == "2.103"
+    assert pair["earlier"]["backend_release"] == "2026.2"
+    assert pair["later"]["backend"] == "compute-api"
+    assert pair["later"]["backend_release"] == "2026.1"
+
+
+def test_overlapping_requests_are_not_ordered():
+    # r2 was sent before r1 was received: nothing orders them, so no violation.
+    history = [req(1, 3, version="2.104"), req(2, 2.5, version="2.103")]
+    assert monotonic_version.check(history, TIMELINE).status == PASS
+
+
+def test_versions_compare_numerically_not_as_text():
+    assert ledger.version_key("2.103") > ledger.version_key("2.99")
+    history = [req(1, 1.1, version="2.99"), req(2, 2.1, version="2.103")]
+    assert monotonic_version.check(history, TIMELINE).status == PASS
+
+
+def test_ledger_round_trip(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    records = [
+        req(1, 2, version="2.104"),
+        Operation("w", "server-create", "id", "r", 1, 5, "ACTIVE"),
+    ]
+    path.write_text("\n".join(ledger.dump(r) for r in records) + "\n")
+    requests, operations = ledger.read(path)
+    assert requests == [records[0]] and operations == [records[1]]
+    assert json.loads(path.read_text().splitlines()[0])["record"] == "request"
+
+
+def test_worst_verdict_wins():
+    def v(status):
+        return Verdict("x", status, "")
+
+    assert worst([v(PASS), v(PASS)]) == PASS
+    assert worst([v(PASS), v(UNKNOWN)]) == UNKNOWN
+    assert worst([v(UNKNOWN), v(FAIL), v(PASS)]) == FAIL
