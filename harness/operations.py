@@ -40,6 +40,9 @@ def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) ->
     if svc.api and name == svc.api.name:
         lifecycle.start_api(cloud, svc, node, series)
         wait_api(cloud, node, svc.api)
+        # Answering us is not enough: HAProxy must have seen it healthy too, or admitting
+        # it (and draining the old one in a handover) leaves the VIP with no server.
+        wait_checked_healthy(cloud, svc.api.name, node_name)
     else:
         since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         lifecycle.start_daemon(cloud, svc, node, name, series)
@@ -79,6 +82,16 @@ def current_sessions(cloud: Cloud, frontend: str, server: str) -> int:
         if row["pxname"] == frontend and row["svname"] == server:
             return int(row["scur"] or 0)
     raise StepFailed(f"HAProxy has no server {frontend}/{server}")
+
+
+def wait_checked_healthy(cloud: Cloud, frontend: str, server: str) -> float:
+    """Wait until HAProxy's health check passes for `server` (UP, or DRAIN: up but drained)."""
+    return wait.until(
+        lambda: haproxy.server_status(cloud)[(frontend, server)] in ("UP", "DRAIN"),
+        cloud.scenario.services.startup_timeout,
+        f"HAProxy's health check passing for {frontend}/{server}",
+        interval=0.2,
+    )
 
 
 def drain(cloud: Cloud, frontend: str, server: str, timeout: float = 120) -> float:

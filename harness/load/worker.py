@@ -35,8 +35,7 @@ def main(config_path: str) -> int:
     stop_file = Path(config["stop_file"])
     while not stopping and not stop_file.exists() and time.time() < deadline:
         gevent.sleep(0.2)
-    runner.stop()
-    runner.greenlet.join(timeout=config["operation_timeout"] + 15)
+    runner.stop()  # returns once users finished the task in hand (or stop_timeout passed)
     runner.quit()
     users.LEDGER.close()
     return 0
