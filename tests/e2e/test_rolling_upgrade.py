@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from harness.load import ledger
 from harness.plan.events import read
 
 from .conftest import SCENARIO, footprint, harness
@@ -77,3 +78,23 @@ def test_down_after_a_kept_run_leaves_nothing(rolled, state_dir):
     assert harness(state_dir, "down").returncode == 0
     after = footprint(state_dir)
     assert after.empty(), after
+
+
+def test_the_load_spans_the_roll_and_both_oracles_judge_it(rolled):
+    _, report, _ = rolled
+    summary = json.loads((report / "summary.json").read_text())
+    requests, operations = ledger.read(report / "load" / "requests.jsonl")
+    events = read(report / "events.jsonl")
+    first_step = min(e["t"] for e in events if e["event"] == "step-start")
+    last_step = max(e["t"] for e in events if e["event"] == "step-end")
+    assert min(r.sent for r in requests) < first_step and max(r.sent for r in requests) > last_step
+    assert {r.backend for r in requests if r.status} >= {"controller", "compute-api"}
+    versions = {r.max_version for r in requests if r.max_version}
+    assert versions == {"2.103", "2.104"}, versions  # both releases' APIs answered
+    assert any(o.kind == "server-create" and o.final == "ACTIVE" for o in operations)
+    oracles = summary["oracles"]
+    assert oracles["failed_requests"]["counts"]["requests"] == len(requests)
+    assert oracles["failed_requests"]["status"] == "pass", oracles["failed_requests"]["evidence"]
+    assert oracles["monotonic_version"]["status"] == "pass", oracles["monotonic_version"][
+        "evidence"
+    ]

@@ -101,3 +101,20 @@ def test_cli_exits_2_with_one_line_on_a_bad_scenario(tmp_path, capsys, command):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown key 'colour'" in err
     assert not state.exists()  # nothing half-started
+
+
+def test_not_root_is_exit_2_with_one_sentence_and_nothing_started(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    state = tmp_path / "state"
+    assert cli.main(["--state-dir", str(state), "up", str(DEFAULT)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "harness: The embedded cloud needs root (network namespaces); run as root."
+    assert not state.exists()
+
+
+def test_no_namespace_support_is_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("harness.prereqs.netns_works", lambda: (False, "Operation not permitted"))
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    assert cli.main(["--state-dir", str(tmp_path / "s"), "up", str(DEFAULT)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "harness: Network namespaces do not work here: Operation not permitted."
