@@ -62,21 +62,20 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
             _phase(events, "resources", lambda: smoke.boot_and_delete(cloud))
             load = _phase(events, "load", lambda: start_load(cloud, run_dir), keep=True)
             ctx = runner.Context(cloud, cache_dir, events)
-            result = runner.execute(plan, ctx)
+            runner.execute(plan, ctx, result)
             summary["verification"] = _phase(events, "verify", lambda: verify(cloud, s.release_to))
-            _stop_load(events, load)
-            load = None
-            verdict, verdicts = judge.judge(run_dir)
-            summary["oracles"] = judge.as_dict(verdicts)
-            summary["verdict"] = verdict
-            for v in verdicts:
-                log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
     except StepFailed as e:
         summary["error"] = str(e)
         raise
     finally:
         if load is not None:
             _stop_load(events, load)
+            # Judged whatever happened: the evidence matters most when a step failed.
+            verdict, verdicts = judge.judge(run_dir)
+            summary["oracles"] = judge.as_dict(verdicts)
+            summary["verdict"] = "fail" if "error" in summary else verdict
+            for v in verdicts:
+                log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
         if result.steps:
             summary["steps"] = [_step_summary(r) for r in result.steps]
         summary["findings"] = [

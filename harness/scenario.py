@@ -56,10 +56,10 @@ class PlanOptions:
     api_handover: bool = True
     # The order nodes are rolled in: as listed, reversed, or shuffled from the seed.
     node_order: str = "listed"
-    # How computes drop the RPC version cap they cached while an older compute still ran:
-    # "restart" them, or "sighup" them as nova's upgrade guide says. (SIGHUP stops a
-    # 2026.2 nova-compute: oslo.service's threading backend does not reload with no_fork.)
-    compute_cap_reset: str = "restart"
+    # How services drop the RPC version cap they cached while an older compute still ran:
+    # "restart" them, or "sighup" them as nova's upgrade guide says. SIGHUP stops the
+    # 2026.2 nova-compute and the 2026.1 nova-scheduler (oslo.service threading backends).
+    cap_reset: str = "restart"
 
 
 @dataclass(frozen=True)

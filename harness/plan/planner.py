@@ -105,7 +105,7 @@ def render(plan: Plan) -> str:
         f"plan for scenario {s.name}: {s.release_from} -> {s.release_to}, seed {plan.seed}",
         f"nodes: {nodes}",
         f"options: api_handover={str(s.plan.api_handover).lower()} "
-        f"node_order={s.plan.node_order} compute_cap_reset={s.plan.compute_cap_reset} "
+        f"node_order={s.plan.node_order} cap_reset={s.plan.cap_reset} "
         f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]

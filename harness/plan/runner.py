@@ -72,8 +72,10 @@ def releases_now(cloud: Cloud) -> dict[str, dict[str, str]]:
     return out
 
 
-def execute(plan: Plan, ctx: Context) -> RunResult:
-    result = RunResult()
+def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunResult:
+    """Run every step in order. `result` (the caller's, so it survives a failure) gets
+    each step's result as it ends."""
+    result = result if result is not None else RunResult()
     total = len(plan)
     ctx.events.write("plan", seed=plan.seed, steps=total, scenario=plan.scenario.name)
     ctx.events.write("releases", releases=releases_now(ctx.cloud))

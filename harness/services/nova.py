@@ -47,12 +47,13 @@ class Nova(Service):
         steps += p.api_roll(self.api.name)
         # Services started while older computes ran cached an older RPC version cap:
         # conductor, scheduler, and every compute but the last one rolled.
-        steps += [p.signal(controller, name) for name in CONTROLLER_DAEMONS]
-        for n in computes[:-1]:
-            if p.scenario.plan.compute_cap_reset == "sighup":
-                steps.append(p.signal(n, "nova-compute"))
+        stale = [(controller, name) for name in CONTROLLER_DAEMONS]
+        stale += [(n, "nova-compute") for n in computes[:-1]]
+        for node, name in stale:
+            if p.scenario.plan.cap_reset == "sighup":
+                steps.append(p.signal(node, name))
             else:
-                steps.append(p.restart(n, "nova-compute", why="drop its cached RPC version cap"))
+                steps.append(p.restart(node, name, why="drop its cached RPC version cap"))
         return steps + [p.manage("online-migrations"), p.manage("upgrade-check")]
 
     def conf(self, cloud: Cloud, node: Node | str):

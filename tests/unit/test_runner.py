@@ -77,3 +77,16 @@ def test_an_unexpected_exception_is_a_failed_step_not_a_crash(ctx):
 
     with pytest.raises(StepFailed, match="step 1.1 \\(broken\\) failed: KeyError: 'nova-api'"):
         runner.execute(make_plan(ctx, [Broken("nova")]), ctx)
+
+
+def test_the_callers_result_keeps_the_steps_done_before_a_failure(ctx):
+    ran = []
+    result = runner.RunResult()
+    steps = [
+        Scripted("nova", "controller", ran=ran),
+        Scripted("nova", "compute-api", fail=True, ran=ran),
+    ]
+    with pytest.raises(StepFailed):
+        runner.execute(make_plan(ctx, steps), ctx, result)
+    assert [(s.id, s.status) for s in result.steps] == [("1.1", "ok"), ("1.2", "failed")]
+    assert result.failed.id == "1.2"
