@@ -58,7 +58,7 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     result = runner.RunResult()
     load = None
     try:
-        with lifecycle._signals_as_interrupt():
+        with lifecycle.signals_as_interrupt():
             _phase(events, "resources", lambda: smoke.boot_and_delete(cloud))
             load = _phase(events, "load", lambda: start_load(cloud, run_dir), keep=True)
             ctx = runner.Context(cloud, cache_dir, events)

@@ -59,12 +59,12 @@ def up(scenario_path: Path, state_dir: Path, cache_dir: Path, venvs: dict | None
     cloud = Cloud.create(scenario, data, state_dir)
     cloud.record["venvs"] = venvs
     cloud.save()
-    with _signals_as_interrupt():
+    with signals_as_interrupt():
         try:
             _bring_up(cloud)
         except BaseException:
             log.error("up failed; tearing down what was started")
-            with _signals_ignored():
+            with signals_ignored():
                 teardown(cloud)
             raise
     cloud.record["status"] = "up"
@@ -159,7 +159,7 @@ def down(state_dir: Path) -> bool:
     if cloud is None:
         log.info("no cloud is up (no record in %s)", state_dir)
         return False
-    with _signals_ignored():
+    with signals_ignored():
         teardown(cloud)
     return True
 
@@ -266,7 +266,7 @@ def running_release(pid: int, venvs: dict[str, str]) -> str | None:
 # -- signals ----------------------------------------------------------------------------------
 
 
-class _signals_as_interrupt:
+class signals_as_interrupt:
     """SIGTERM during `up` behaves like Ctrl-C: the same teardown runs."""
 
     def __enter__(self):
@@ -280,7 +280,7 @@ class _signals_as_interrupt:
         signal.signal(signal.SIGTERM, self._old)
 
 
-class _signals_ignored:
+class signals_ignored:
     """Teardown is not interrupted by a second Ctrl-C: it would leave things half-removed."""
 
     def __enter__(self):
