@@ -14,7 +14,16 @@ from pathlib import Path
 
 from harness.errors import UserError
 
-PACKAGES = ("mariadb-server", "rabbitmq-server", "haproxy", "iproute2", "procps")
+PACKAGES = (
+    "mariadb-server",
+    "rabbitmq-server",
+    "haproxy",
+    "iproute2",
+    "procps",
+    # uwsgi (in every release venv) compiles from source: a C compiler and Python headers.
+    "gcc",
+    "python3-dev",
+)
 POLICY_RC = Path("/usr/sbin/policy-rc.d")
 
 
