@@ -42,7 +42,8 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, users: int = 4,
     ledger, stop_file = load_dir / "requests.jsonl", load_dir / "stop"
     stop_file.unlink(missing_ok=True)
     settings = {
-        "vip": cloud.vip, "username": "admin", "project": "admin",
+        "vip": cloud.vip, "bridge": cloud.scenario.network.bridge,
+        "username": "admin", "project": "admin",
         "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
         "users": DEFAULT_USERS, "user_count": users, "spawn_rate": users,
         "timeout": 30, "operation_timeout": 120, "microversion": microversion,

@@ -5,6 +5,7 @@ the stop file appears, on SIGTERM, or after `max_seconds` — whichever comes fi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -33,7 +34,18 @@ def main(config_path: str) -> int:
     runner.start(config["user_count"], spawn_rate=config["spawn_rate"])
     deadline = time.time() + config["max_seconds"]
     stop_file = Path(config["stop_file"])
-    while not stopping and not stop_file.exists() and time.time() < deadline:
+    parent = os.getppid()
+    # The VIP is only ours while the cloud's bridge exists: without it, requests to the VIP
+    # would follow the default route off this machine. So the load also stops by itself if
+    # the bridge goes away or the harness that started it dies.
+    bridge = Path("/sys/class/net") / config["bridge"]
+    while (
+        not stopping
+        and not stop_file.exists()
+        and time.time() < deadline
+        and os.getppid() == parent
+        and bridge.exists()
+    ):
         gevent.sleep(0.2)
     runner.stop()  # returns once users finished the task in hand (or stop_timeout passed)
     runner.quit()
