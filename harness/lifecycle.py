@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from harness import process
 from harness import scenario as scenario_mod
 from harness.cloud import Cloud
@@ -51,8 +49,7 @@ def build_venvs(series_names: list[str], cache_dir: Path) -> dict[str, str]:
 def up(scenario_path: Path, state_dir: Path, cache_dir: Path, venvs: dict | None = None) -> Cloud:
     """Bring the scenario's cloud up at its base release. `venvs` (series → path) may come
     from a caller that built them already."""
-    data = yaml.safe_load(Path(scenario_path).read_text()) if Path(scenario_path).exists() else None
-    scenario = scenario_mod.load(scenario_path)
+    data, scenario = scenario_mod.read(scenario_path)
     require(install=True)
     _check_free(scenario)
     venvs = venvs or build_venvs([scenario.release_from], cache_dir)

@@ -90,6 +90,11 @@ class Scenario:
 
 
 def load(path: str | Path) -> Scenario:
+    return read(path)[1]
+
+
+def read(path: str | Path) -> tuple[object, Scenario]:
+    """The file's data (kept in the cloud record) and the validated scenario."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -99,7 +104,7 @@ def load(path: str | Path) -> Scenario:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UserError(f"Scenario {path} is not valid YAML{where}.") from None
-    return parse(data, path)
+    return data, parse(data, path)
 
 
 def parse(data: object, path: Path) -> Scenario:

@@ -207,8 +207,6 @@ def authtoken(cloud: Cloud, user: str) -> dict[str, str]:
     """[keystone_authtoken] for a service validating tokens as `user`."""
     section = {"www_authenticate_uri": cloud.vip_url(5000), "memcached_servers": ""}
     section.update(cloud.service_credentials(user))
-    section.pop("region_name")
-    section["region_name"] = "RegionOne"
     return section
 
 

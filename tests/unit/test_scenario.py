@@ -94,12 +94,17 @@ def test_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["up", "run"])
-def test_cli_exits_2_with_one_line_on_a_bad_scenario(tmp_path, capsys, command):
-    path = write(tmp_path, mutate(lambda d: d.update(colour="blue")))
+@pytest.mark.parametrize(
+    "content,message",
+    [(mutate(lambda d: d.update(colour="blue")), "unknown key 'colour'"),
+     ("name: [unclosed\n", "is not valid YAML at line 2")],
+)  # fmt: skip
+def test_cli_exits_2_with_one_line_on_a_bad_scenario(tmp_path, capsys, command, content, message):
+    path = write(tmp_path, content)
     state = tmp_path / "state"
     assert cli.main(["--state-dir", str(state), command, str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "unknown key 'colour'" in err
+    assert err.count("\n") == 0 and message in err
     assert not state.exists()  # nothing half-started
 
 
