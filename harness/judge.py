@@ -1,5 +1,5 @@
-"""Judging a run from its saved files: the request ledger and the events. Run at the end
-of `harness run`, and again offline on a run folder."""
+"""Judging a run from its saved files (see checks/record.py). Run at the end of
+`harness run`, and again offline on a run folder."""
 
 from __future__ import annotations
 
@@ -7,22 +7,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.checks import failed_requests, monotonic_version
-from harness.checks.timeline import Timeline
+from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
-from harness.load import ledger
-from harness.plan import events as events_mod
 
 ORACLES = (failed_requests, monotonic_version)
 
 
 def judge(run_dir: Path) -> tuple[str, list[Verdict]]:
-    timeline = Timeline.from_events(events_mod.read(run_dir / "events.jsonl"))
-    path = run_dir / "load" / "requests.jsonl"
-    requests, _ = ledger.read(path) if path.exists() else ([], [])
+    record = RunRecord.load(run_dir)
     verdicts = []
     for oracle in ORACLES:
         try:
-            verdicts.append(oracle.check(requests, timeline))
+            verdicts.append(oracle.check(record))
         except Exception as e:  # a crashing oracle is "unknown", never a crashed report
             verdicts.append(Verdict(oracle.NAME, UNKNOWN, f"the oracle crashed: {e!r}"))
     return worst(verdicts), verdicts

@@ -5,6 +5,7 @@ that backend's release then, the plan step in progress, and the request id."""
 
 from __future__ import annotations
 
+from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.load.ledger import Request
@@ -17,7 +18,8 @@ API_OF = {"nova": "nova-api", "keystone": "keystone-api", "glance": "glance-api"
           "placement": "placement-api", "neutron": "neutron-api"}  # fmt: skip
 
 
-def check(requests: list[Request], timeline: Timeline) -> Verdict:
+def check(record: RunRecord) -> Verdict:
+    requests, timeline = record.requests, record.timeline
     if not requests:
         return Verdict(NAME, UNKNOWN, "no request was recorded", {"requests": 0, "count": 0})
     failures = sorted((r for r in requests if r.failed), key=lambda r: r.sent)

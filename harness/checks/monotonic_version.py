@@ -4,6 +4,7 @@ both responses and the backends that gave them."""
 
 from __future__ import annotations
 
+from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.load.ledger import Request, version_key
@@ -30,7 +31,8 @@ def violations(requests: list[Request]) -> list[tuple[Request, Request]]:
     return out
 
 
-def check(requests: list[Request], timeline: Timeline) -> Verdict:
+def check(record: RunRecord) -> Verdict:
+    requests, timeline = record.requests, record.timeline
     docs = [r for r in requests if r.max_version]
     if not docs:
         return Verdict(NAME, UNKNOWN, "no version document was recorded", {"documents": 0})

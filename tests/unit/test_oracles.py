@@ -4,6 +4,7 @@ good one, and attribute what it finds."""
 import json
 
 from harness.checks import failed_requests, monotonic_version
+from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict, worst
 from harness.load import ledger
@@ -28,7 +29,9 @@ def req(sent, received, status=200, client="c1", backend="controller", version=N
 
 
 def test_failed_requests_pass_on_a_clean_history():
-    v = failed_requests.check([req(1, 1.1), req(2, 2.1, status=404, expected=(200, 404))], TIMELINE)
+    v = failed_requests.check(
+        RunRecord(TIMELINE, [req(1, 1.1), req(2, 2.1, status=404, expected=(200, 404))])
+    )
     assert v.status == PASS and v.counts == {"requests": 2, "count": 0}
 
 
@@ -40,7 +43,7 @@ def test_failed_requests_fail_and_attribute_5xx_resets_and_unexpected_4xx():
         req(15, 15.1, status=500, backend="controller"),
         req(16, 16.1, status=404),  # a 404 nobody expected
     ]
-    v = failed_requests.check(history, TIMELINE)
+    v = failed_requests.check(RunRecord(TIMELINE, history))
     assert v.status == FAIL and v.counts["count"] == 4
     first, _, after, unexpected = v.evidence
     assert first["step"] == "6.10 nova-api on controller: restart" and first["status"] == 503
@@ -51,13 +54,13 @@ def test_failed_requests_fail_and_attribute_5xx_resets_and_unexpected_4xx():
 
 
 def test_failed_requests_without_requests_is_unknown_not_a_pass():
-    assert failed_requests.check([], TIMELINE).status == UNKNOWN
+    assert failed_requests.check(RunRecord(TIMELINE, [])).status == UNKNOWN
 
 
 def test_monotonic_version_passes_when_versions_only_rise():
     history = [req(1, 1.1, version="2.103"), req(2, 2.1, version="2.103"),
                req(3, 3.1, version="2.104", client="c2"), req(4, 4.1, version="2.104")]  # fmt: skip
-    v = monotonic_version.check(history, TIMELINE)
+    v = monotonic_version.check(RunRecord(TIMELINE, history))
     assert v.status == PASS and v.counts["violations"] == 0
 
 
@@ -67,7 +70,7 @@ def test_monotonic_version_fails_when_a_later_request_sees_a_lower_version():
         req(16, 16.1, version="2.103", backend="compute-api", client="c2"),
         req(17, 17.1, version="2.103", backend="compute-api"),
     ]
-    v = monotonic_version.check(history, TIMELINE)
+    v = monotonic_version.check(RunRecord(TIMELINE, history))
     assert v.status == FAIL
     assert v.counts["violations"] == 2 and v.counts["per_client"] == 1
     pair = v.evidence[0]  # per-client violations come first: the sharpest evidence
@@ -80,13 +83,13 @@ def test_monotonic_version_fails_when_a_later_request_sees_a_lower_version():
 def test_overlapping_requests_are_not_ordered():
     # r2 was sent before r1 was received: nothing orders them, so no violation.
     history = [req(1, 3, version="2.104"), req(2, 2.5, version="2.103")]
-    assert monotonic_version.check(history, TIMELINE).status == PASS
+    assert monotonic_version.check(RunRecord(TIMELINE, history)).status == PASS
 
 
 def test_versions_compare_numerically_not_as_text():
     assert ledger.version_key("2.103") > ledger.version_key("2.99")
     history = [req(1, 1.1, version="2.99"), req(2, 2.1, version="2.103")]
-    assert monotonic_version.check(history, TIMELINE).status == PASS
+    assert monotonic_version.check(RunRecord(TIMELINE, history)).status == PASS
 
 
 def test_ledger_round_trip(tmp_path):

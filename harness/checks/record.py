@@ -1,0 +1,53 @@
+"""Everything a run recorded, as the oracles read it: the request ledger, the runner's
+events, the bus trace, the resources' and hosts' checks. Loaded from a run folder, so a
+run can be judged again offline; built directly in the unit tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.checks.timeline import Timeline
+from harness.load import ledger
+from harness.load.ledger import Operation, Request
+from harness.plan import events as events_mod
+
+REQUESTS = "load/requests.jsonl"
+BUS_TRACE = "bus/trace.jsonl"
+BUS_QUEUES = "bus/queues.json"
+RESOURCES = "resources.json"
+HOSTS = "hosts.json"
+
+
+@dataclass
+class RunRecord:
+    timeline: Timeline = field(default_factory=lambda: Timeline([], []))
+    requests: list[Request] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list)
+    bus: list[dict] | None = None  # trace records; None when the bus was not traced
+    queues: dict | None = None  # queue snapshots and the trace window
+    resources: dict | None = None  # what the resource plugins created and verified
+    hosts: dict | None = None  # the host checks' results
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunRecord:
+        events = run_dir / "events.jsonl"
+        timeline = Timeline.from_events(events_mod.read(events) if events.exists() else [])
+        path = run_dir / REQUESTS
+        requests, operations = ledger.read(path) if path.exists() else ([], [])
+        return cls(
+            timeline, requests, operations,
+            bus=_jsonl(run_dir / BUS_TRACE), queues=_json(run_dir / BUS_QUEUES),
+            resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
+        )  # fmt: skip
+
+
+def _json(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _jsonl(path: Path) -> list[dict] | None:
+    if not path.exists():
+        return None
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
