@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from harness import collect, judge, lifecycle, openstack_api, smoke
 from harness import scenario as scenario_mod
+from harness.bus import control as bus
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.infra import haproxy
-from harness.load import control
+from harness.load import control, settle
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
@@ -46,6 +48,7 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     run_dir = report_dir or Path("reports") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "plan.txt").write_text(planner.render(plan))
+    shutil.copyfile(scenario_path, run_dir / "scenario.yaml")  # to judge it again offline
     log.info("run %s: seed %d, %s -> %s, %d steps; report in %s",
              run_id, plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
     # Both releases are built before anything runs: a broken lock fails here, not mid-roll.
@@ -56,10 +59,11 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
                "releases": {"from": s.release_from, "to": s.release_to},
                "verdict": "fail", "steps": [], "verification": {}}  # fmt: skip
     result = runner.RunResult()
-    load = None
+    load = trace = None
     try:
         with lifecycle.signals_as_interrupt():
             _phase(events, "resources", lambda: smoke.boot_and_delete(cloud))
+            trace = _phase(events, "trace", lambda: bus.start(cloud, run_dir), keep=True)
             load = _phase(events, "load", lambda: start_load(cloud, run_dir), keep=True)
             ctx = runner.Context(cloud, cache_dir, events)
             runner.execute(plan, ctx, result)
@@ -70,12 +74,19 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     finally:
         if load is not None:
             _stop_load(events, load)
+            summary["settled"] = _settle(events, cloud, load)
+        if trace is not None:
+            _stop_trace(events, trace)
+        if load is not None:
             # Judged whatever happened: the evidence matters most when a step failed.
-            verdict, verdicts = judge.judge(run_dir)
-            summary["oracles"] = judge.as_dict(verdicts)
-            summary["verdict"] = "fail" if "error" in summary else verdict
-            for v in verdicts:
+            j = judge.judge(run_dir, s.known_findings)
+            summary["oracles"] = judge.as_dict(j.verdicts)
+            summary["stale_findings"] = j.stale
+            summary["verdict"] = "fail" if "error" in summary else j.verdict
+            for v in j.verdicts:
                 log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
+            for k in j.stale:
+                log.warning("known finding did not occur (stale): %s", k["reason"])
         if result.steps:
             summary["steps"] = [_step_summary(r) for r in result.steps]
         summary["findings"] = [
@@ -101,6 +112,23 @@ def _stop_load(events: EventLog, load: control.Load) -> None:
     status = load.stop()
     events.write("load-stopped", exit_status=status)
     log.info("load stopped (worker exit %d); ledger %s", status, load.ledger)
+
+
+def _settle(events: EventLog, cloud: Cloud, load: control.Load) -> dict:
+    try:
+        return _phase(events, "settle", lambda: settle.settle(cloud, load.ledger))
+    except StepFailed as e:  # judged anyway: the ledger says what stayed pending
+        log.warning("%s", e)
+        return {"error": str(e)}
+
+
+def _stop_trace(events: EventLog, trace: bus.Trace) -> None:
+    try:
+        status = trace.stop()
+    except Exception as e:  # no trace file → the bus oracle says "unknown", not "pass"
+        log.warning("stopping the bus trace failed: %s", e)
+        return
+    events.write("trace-stopped", exit_status=status)
 
 
 def _phase(events: EventLog, name: str, fn, keep: bool = False):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from harness.checks.findings import KnownFinding
 from harness.errors import UserError
 from harness.releases import catalog
 
@@ -74,6 +76,7 @@ class Scenario:
     plan: PlanOptions = field(default_factory=PlanOptions)
     seed: int | None = None
     description: str = ""
+    known_findings: tuple[KnownFinding, ...] = ()
 
     @property
     def controller(self) -> Node:
@@ -122,11 +125,27 @@ def parse(data: object, path: Path) -> Scenario:
         plan=PlanOptions(**data.get("plan", {})),
         seed=data.get("seed"),
         description=data.get("description", ""),
+        known_findings=_known_findings(data.get("known_findings", []), path),
     )
     _check_releases(scenario)
     _check_nodes(scenario)
     _check_addresses(scenario)
     return scenario
+
+
+def _known_findings(items: list[dict], path: Path) -> tuple[KnownFinding, ...]:
+    for i, item in enumerate(items, 1):
+        for name, pattern in item["match"].items():
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise UserError(
+                    f"Scenario {path}: known finding {i}, match {name!r}: {pattern!r} is not "
+                    f"a regular expression ({e})."
+                ) from None
+    return tuple(
+        KnownFinding(k["oracle"], k["reason"], tuple(sorted(k["match"].items()))) for k in items
+    )
 
 
 def _validate_schema(data: object, path: Path) -> None:

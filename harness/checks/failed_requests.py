@@ -11,7 +11,6 @@ from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.load.ledger import Request
 
 NAME = "failed_requests"
-EVIDENCE = 20  # the first failures, in time order, carried as evidence
 
 # Which API process a request's name speaks to, for the backend's release.
 API_OF = {"nova": "nova-api", "keystone": "keystone-api", "glance": "glance-api",
@@ -26,7 +25,7 @@ def check(record: RunRecord) -> Verdict:
     counts = {"requests": len(requests), "count": len(failures)}
     if not failures:
         return Verdict(NAME, PASS, f"0 of {len(requests)} requests failed", counts)
-    evidence = [attribute(r, timeline) for r in failures[:EVIDENCE]]
+    evidence = [attribute(r, timeline) for r in failures]
     first = evidence[0]
     summary = (
         f"{len(failures)} of {len(requests)} requests failed; first: {first['request']} "

@@ -7,6 +7,7 @@ through an epmd bound to that address only (epmd is ours too, started in the for
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from harness.cloud import AMQP_PORT, Cloud
 
 NAME = "rabbitmq"
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
+PLUGINS = ("rabbitmq_event_exchange",)
 
 
 def _base(cloud: Cloud) -> Path:
@@ -77,7 +79,9 @@ def _write_config(cloud: Cloud) -> None:
             "log.file = false\n"
         )
     (base / "advanced.config").write_text("[].\n")
-    (base / "enabled_plugins").write_text("[].\n")
+    # queue.created / queue.deleted events: the bus ledger needs to know when a queue that
+    # held undelivered messages went away (see bus/).
+    (base / "enabled_plugins").write_text(f"[{','.join(PLUGINS)}].\n")
     cookie = base / ".erlang.cookie"
     if not cookie.exists():
         fd = os.open(cookie, os.O_WRONLY | os.O_CREAT, 0o400)
@@ -115,3 +119,29 @@ def _ready(cloud: Cloud) -> bool:
         return ctl(cloud, "await_startup", "--timeout", "5", timeout=30) == 0
     except subprocess.TimeoutExpired:  # a hung rabbitmqctl means "not ready yet"
         return False
+
+
+def ctl_output(cloud: Cloud, *args: str, timeout: float = 60) -> str:
+    """rabbitmqctl's standard output (its errors go to the rabbitmqctl log)."""
+    node = cloud.scenario.controller
+    argv = [f"{RABBIT_BIN}/rabbitmqctl", "--longnames", "-n", nodename(cloud), *args]
+    with open(cloud.log_path(node, "rabbitmqctl"), "ab") as err:
+        done = subprocess.run(process.netns_argv(cloud.netns(node), argv), env=env(cloud),
+                              stdout=subprocess.PIPE, stderr=err, timeout=timeout,
+                              check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} exited {done.returncode}")
+    return done.stdout.decode()
+
+
+def queues(cloud: Cloud) -> list[dict]:
+    """Every queue now: name, messages ready + unacked, consumers."""
+    out = ctl_output(cloud, "list_queues", "name", "messages", "consumers",
+                     "--formatter", "json", "--quiet")  # fmt: skip
+    return json.loads(out or "[]")
+
+
+def set_tracing(cloud: Cloud, on: bool) -> None:
+    """The firehose: copies of every publish and delivery on `amq.rabbitmq.trace`."""
+    if ctl(cloud, "trace_on" if on else "trace_off") != 0:
+        raise RuntimeError(f"rabbitmqctl {'trace_on' if on else 'trace_off'} failed")

@@ -62,6 +62,15 @@ def read(path: Path) -> tuple[list[Request], list[Operation]]:
     return requests, operations
 
 
+def outcomes(operations: list[Operation]) -> list[Operation]:
+    """The last word on each operation: the settle phase (load/settle.py) appends a later
+    record for one the load left pending."""
+    last = {}
+    for op in operations:
+        last[(op.kind, op.server_id)] = op
+    return sorted(last.values(), key=lambda op: op.accepted)
+
+
 def version_key(version: str | None) -> tuple[int, int]:
     """ "2.103" → (2, 103), so 2.103 sorts above 2.99."""
     if not version:

@@ -3,7 +3,7 @@ good one, and attribute what it finds."""
 
 import json
 
-from harness.checks import failed_requests, monotonic_version
+from harness.checks import failed_requests, monotonic_version, rpc_end_to_end
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict, worst
@@ -111,3 +111,35 @@ def test_worst_verdict_wins():
     assert worst([v(PASS), v(PASS)]) == PASS
     assert worst([v(PASS), v(UNKNOWN)]) == UNKNOWN
     assert worst([v(UNKNOWN), v(FAIL), v(PASS)]) == FAIL
+
+
+def op(kind, server, accepted, final, finished=None, **extra):
+    return Operation("w1", kind, server, f"req-{server}", accepted, finished, final, extra)
+
+
+def test_end_to_end_passes_when_every_accepted_operation_completed():
+    ops = [op("server-create", "s1", 1, "ACTIVE", 5), op("server-delete", "s1", 6, "DELETED", 8)]
+    v = rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops))
+    assert v.status == PASS and v.counts == {"started": 2, "completed": 2, "lost": 0,
+                                             "errored": 0}  # fmt: skip
+
+
+def test_end_to_end_fails_on_a_create_stuck_past_the_bound_and_names_its_steps():
+    ops = [op("server-create", "s1", 9, "pending"),
+           op("server-create", "s1", 9, "pending", settled=True, given_up=200),
+           op("server-create", "s2", 11, "ERROR", 13)]  # fmt: skip
+    v = rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops))
+    assert v.status == FAIL and v.counts["lost"] == 2 and v.counts["errored"] == 1
+    stuck = v.evidence[0]
+    assert stuck["server_id"] == "s1" and stuck["request_id"] == "req-s1"
+    assert stuck["steps"] == ["6.10 nova-api on controller: restart"]
+
+
+def test_end_to_end_takes_the_settled_outcome_over_the_loads_pending_one():
+    ops = [op("server-delete", "s1", 9, "pending"),
+           op("server-delete", "s1", 9, "DELETED", 30, settled=True)]  # fmt: skip
+    assert rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops)).status == PASS
+
+
+def test_end_to_end_without_operations_is_unknown():
+    assert rpc_end_to_end.check(RunRecord(TIMELINE)).status == UNKNOWN

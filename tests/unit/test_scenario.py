@@ -75,6 +75,22 @@ BAD = {
         mutate(lambda d: d["nodes"][1].update(name="controller", address="10.250.0.13")),
         "node name 'controller' is used twice",
     ),
+    "known finding of no oracle": (
+        mutate(
+            lambda d: d.update(
+                known_findings=[{"oracle": "vibes", "match": {"a": "b"}, "reason": "r"}]
+            )
+        ),
+        "'vibes' is not one of",
+    ),  # fmt: skip
+    "known finding with a bad pattern": (
+        mutate(
+            lambda d: d.update(
+                known_findings=[{"oracle": "hosts", "match": {"a": "(x"}, "reason": "r"}]
+            )
+        ),
+        "known finding 1, match 'a': '(x' is not a regular expression",
+    ),  # fmt: skip
     "not yaml": ("name: [unclosed\n", "is not valid YAML"),
     "not a mapping": ("- a\n- b\n", "is not of type 'object'"),
 }

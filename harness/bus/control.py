@@ -1,0 +1,83 @@
+"""Tracing the bus for a run: start the tracer, switch the firehose on; at the end switch it
+off, let the tracer drain, and keep queue snapshots from both edges (bus/queues.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.cloud import AMQP_PORT, Cloud
+from harness.errors import StepFailed
+from harness.infra import rabbitmq
+
+
+@dataclass
+class Trace:
+    cloud: Cloud
+    proc: subprocess.Popen
+    out: Path
+    stop_file: Path
+    config: Path
+    window: dict  # {"start": epoch, "stop": epoch}, and the queue snapshots
+
+    def stop(self, timeout: float = 60) -> int:
+        """Firehose off first, then the tracer drains what was already traced and exits."""
+        try:
+            rabbitmq.set_tracing(self.cloud, False)
+        finally:
+            self.window["stop"] = time.time()
+            self.stop_file.touch()
+            try:
+                status = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                status = self.proc.wait()
+            self.config.unlink(missing_ok=True)  # it holds a password
+        self.window["queues_at_stop"] = _snapshot(self.cloud)
+        (self.out.parent / "queues.json").write_text(json.dumps(self.window, indent=1))
+        return status
+
+
+def start(cloud: Cloud, run_dir: Path, timeout: float = 30) -> Trace:
+    bus_dir = run_dir / "bus"
+    bus_dir.mkdir(parents=True, exist_ok=True)
+    out, stop_file, ready = bus_dir / "trace.jsonl", bus_dir / "stop", bus_dir / "ready"
+    for f in (stop_file, ready):
+        f.unlink(missing_ok=True)
+    settings = {
+        "host": cloud.controller_address, "port": AMQP_PORT, "user": "openstack",
+        "password": cloud.secrets.get("rabbit-openstack"), "out": str(out),
+        "stop_file": str(stop_file), "ready_file": str(ready),
+        "bridge": cloud.scenario.network.bridge,
+    }  # fmt: skip
+    config = cloud.state_dir / "tracer.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(settings, f)
+    log = open(bus_dir / "tracer.log", "ab")  # noqa: SIM115 (the child inherits it)
+    argv = [sys.executable, "-m", "harness.bus.tracer", str(config)]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            config.unlink(missing_ok=True)
+            raise StepFailed(f"the bus tracer did not start; see {bus_dir / 'tracer.log'}")
+        time.sleep(0.1)
+    # The snapshot comes before the firehose: a queue that exists now and is deleted later
+    # shows up in the events; one created later too.
+    window = {"queues_at_start": _snapshot(cloud)}
+    rabbitmq.set_tracing(cloud, True)
+    window["start"] = time.time()
+    return Trace(cloud, proc, out, stop_file, config, window)
+
+
+def _snapshot(cloud: Cloud) -> list[dict]:
+    return [q for q in rabbitmq.queues(cloud) if not q["name"].startswith("amq.gen-")]

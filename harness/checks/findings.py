@@ -1,0 +1,60 @@
+"""Known findings: a real OpenStack bug can make a correct roll fail, and the harness
+reports what it sees. A scenario may name such a bug — the oracle, a precise signature and
+a reason. An oracle's failure whose every piece of evidence matches a known finding of that
+oracle is an expected failure (xfail); any other evidence keeps it a failure; a known
+finding that matched nothing in the run is reported as stale.
+
+A signature maps evidence fields to regular expressions, matched in full against the
+field's text; nested fields are named with dots (`later.backend_release`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from harness.checks.verdict import FAIL, XFAIL, Verdict
+
+
+@dataclass(frozen=True)
+class KnownFinding:
+    oracle: str
+    reason: str
+    match: tuple[tuple[str, str], ...]  # (field, regular expression)
+
+    def matches(self, evidence: dict) -> bool:
+        flat = flatten(evidence)
+        return all(
+            name in flat and re.fullmatch(pattern, flat[name]) is not None
+            for name, pattern in self.match
+        )
+
+    def describe(self) -> dict:
+        return {"oracle": self.oracle, "reason": self.reason, "match": dict(self.match)}
+
+
+def flatten(evidence: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for name, value in evidence.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = "" if value is None else str(value)
+    return flat
+
+
+def apply(verdicts: list[Verdict], known: tuple[KnownFinding, ...]) -> tuple[list, list]:
+    """(verdicts with expected failures marked xfail, the known findings that were stale)."""
+    seen: set[KnownFinding] = set()
+    out = []
+    for v in verdicts:
+        mine = [k for k in known if k.oracle == v.oracle]
+        if v.status != FAIL or not mine or not v.evidence:
+            out.append(v)
+            continue
+        matched = [next((k for k in mine if k.matches(e)), None) for e in v.evidence]
+        seen.update(k for k in matched if k is not None)
+        if all(matched):
+            reasons = "; ".join(sorted({k.reason for k in matched}))
+            v = replace(v, status=XFAIL, summary=f"known finding ({reasons}): {v.summary}")
+        out.append(v)
+    return out, [k.describe() for k in known if k not in seen]

@@ -1,0 +1,119 @@
+"""The bus ledger on crafted firehose records: parsing oslo's double-encoded ids, and the
+rpc_bus oracle's classes — it must fail on lost messages and pass on clean histories."""
+
+import json
+
+from harness.bus import messages
+from harness.checks import rpc_bus
+from harness.checks.record import RunRecord
+from harness.checks.timeline import Timeline
+from harness.checks.verdict import FAIL, PASS, UNKNOWN
+
+
+def oslo_body(**msg) -> bytes:
+    return json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(msg)}).encode()
+
+
+def test_a_call_is_keyed_by_its_unique_id_and_carries_its_ttl():
+    body = oslo_body(method="select_destinations", _unique_id="u1", _msg_id="m1",
+                     _reply_q="reply_x", _timeout=60, args={})  # fmt: skip
+    headers = {"exchange_name": b"nova", "routing_keys": [b"scheduler"],
+               "routed_queues": [b"scheduler"], "properties": {"expiration": b"60000"}}  # fmt: skip
+    rec = messages.trace_record("publish.nova", headers, body, 10.0)
+    assert rec["key"] == "u1" and rec["role"] == "call" and rec["method"] == "select_destinations"
+    assert rec["routed_queues"] == ["scheduler"] and rec["expiration_ms"] == 60000
+
+
+def test_a_reply_is_keyed_by_the_calls_msg_id_not_its_own_unique_id():
+    body = oslo_body(_unique_id="retry-2", _msg_id="m1", result=None, ending=True)
+    rec = messages.trace_record("deliver.reply_x", {"exchange_name": ""}, body, 11.0)
+    assert rec["key"] == "reply:m1" and rec["role"] == "reply" and rec["queue"] == "reply_x"
+
+
+def test_non_oslo_messages_get_a_stable_key_and_the_brokers_own_are_skipped():
+    a = messages.trace_record("publish.x", {"exchange_name": "x"}, b"plain", 1.0)
+    b = messages.trace_record("deliver.q", {"exchange_name": "x"}, b"plain", 2.0)
+    assert a["key"] == b["key"] and a["key"].startswith("body:")
+    event = {"exchange_name": "amq.rabbitmq.event"}
+    assert messages.trace_record("deliver.q", event, b"", 1.0) is None
+
+
+def pub(key, t, exchange="nova", queues=("conductor",), method="m", ttl=None):
+    rec = {"kind": "publish", "t": t, "key": key, "exchange": exchange, "method": method,
+           "role": "cast", "routing_keys": [queues[0] if queues else "compute.gone"],
+           "routed_queues": list(queues)}  # fmt: skip
+    if ttl:
+        rec["expiration_ms"] = ttl
+    return rec
+
+
+def deliver(key, t, queue="conductor"):
+    return {"kind": "deliver", "t": t, "key": key, "exchange": "nova", "queue": queue}
+
+
+def event(kind, queue, t):
+    return {"kind": kind, "queue": queue, "t": t}
+
+
+WINDOW = {"start": 0.0, "stop": 100.0,
+          "queues_at_start": [{"name": "conductor"}, {"name": "compute.c1"},
+                              {"name": "reply_a"}],
+          "queues_at_stop": [{"name": "conductor", "messages": 0}]}  # fmt: skip
+STEPS = Timeline([(20.0, 40.0, "6.5 nova-compute on c1: restart")], [])
+
+
+def judge(records, window=WINDOW):
+    return rpc_bus.check(RunRecord(STEPS, bus=records, queues=window))
+
+
+def test_every_publish_delivered_passes_and_redeliveries_do_not_count_twice():
+    reply = pub("r", 2, exchange="", queues=("reply_a",))
+    records = [
+        pub("a", 1),
+        deliver("a", 1.1),
+        deliver("a", 1.2),
+        reply,
+        deliver("r", 2.1, "reply_a"),
+    ]
+    v = judge(records)
+    assert v.status == PASS, v.summary
+    assert v.counts["delivered"] == 2 and v.counts["lost"] == 0 and v.counts["published"] == 2
+
+
+def test_casts_queued_for_a_compute_whose_queue_was_deleted_are_lost():
+    records = [pub("a", 25, queues=("compute.c1",), method="build_and_run_instance"),
+               event(messages.QUEUE_DELETED, "compute.c1", 30),
+               pub("b", 31, queues=(), method="build_and_run_instance")]  # fmt: skip
+    v = judge(records)
+    assert v.status == FAIL and v.counts["lost"] == 2
+    first = v.evidence[0]
+    assert first["queue"] == "compute.c1" and "deleted" in first["why"]
+    assert first["step"] == "6.5 nova-compute on c1: restart"
+    assert v.evidence[1]["why"] == "routed to no queue"
+
+
+def test_a_default_exchange_publish_to_a_missing_queue_is_lost():
+    v = judge([pub("r", 2, exchange="", queues=("reply_never",))])
+    assert v.status == FAIL and v.evidence[0]["why"] == "published to a queue that did not exist"
+
+
+def test_by_design_drops_expiries_and_edge_messages_are_not_lost():
+    records = [
+        pub("f", 5, exchange="scheduler_fanout", queues=()),  # nobody listening
+        pub("r", 6, exchange="", queues=("reply_a",)), event(messages.QUEUE_DELETED, "reply_a", 7),
+        pub("c", 10, queues=("conductor",), ttl=60_000),  # a call nobody took in 60 s
+        pub("e", 98, queues=("conductor",)),  # published 2 s before tracing stopped
+    ]  # fmt: skip
+    v = judge(records)
+    assert v.status == PASS, v.summary
+    assert (v.counts["dropped"], v.counts["expired"], v.counts["pending"]) == (2, 1, 1)
+
+
+def test_an_undelivered_message_on_a_live_queue_long_before_the_end_is_lost():
+    v = judge([pub("x", 10, queues=("conductor",))])
+    assert v.status == FAIL and v.evidence[0]["why"] == "never delivered"
+
+
+def test_no_trace_is_unknown_not_a_pass():
+    assert judge(None).status == UNKNOWN
+    assert judge([]).status == UNKNOWN
