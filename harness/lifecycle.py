@@ -249,14 +249,18 @@ def running_release(pid: int, venvs: dict[str, str]) -> str | None:
     except OSError:
         return None
     for probe in (exe + "/", cmdline):
-        for path, series in venvs.items():
-            if path + "/" in probe:
-                return series
+        if release := release_in(probe, venvs):
+            return release
     try:
-        maps = Path(f"/proc/{pid}/maps").read_text()
+        return release_in(Path(f"/proc/{pid}/maps").read_text(), venvs)
     except OSError:
         return None
-    found = {series for path, series in venvs.items() if path + "/" in maps}
+
+
+def release_in(text: str, venvs: dict[str, str]) -> str | None:
+    """The release whose venv (venv path → series) `text` names — a path, a command line,
+    a memory map — if it names exactly one."""
+    found = {series for path, series in venvs.items() if path + "/" in text}
     return found.pop() if len(found) == 1 else None
 
 

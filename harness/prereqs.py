@@ -20,6 +20,8 @@ PACKAGES = (
     "haproxy",
     "iproute2",
     "procps",
+    # the host checks ask HAProxy's admin socket on the node, as an operator does
+    "socat",
     # uwsgi (in every release venv) compiles from source: a C compiler and Python headers.
     "gcc",
     "python3-dev",

@@ -94,8 +94,12 @@ def command(cloud: Cloud, line: str) -> str:
 
 def stats(cloud: Cloud) -> list[dict[str, str]]:
     """`show stat` as rows: pxname, svname, status, scur (current sessions), …"""
-    text = command(cloud, "show stat").lstrip("# ")
-    return list(csv.DictReader(io.StringIO(text)))
+    return parse_stats(command(cloud, "show stat"))
+
+
+def parse_stats(text: str) -> list[dict[str, str]]:
+    """The admin socket's `show stat` answer (CSV with a "# " header) as rows."""
+    return list(csv.DictReader(io.StringIO(text.lstrip("# "))))
 
 
 def server_status(cloud: Cloud) -> dict[tuple[str, str], str]:
