@@ -1,8 +1,10 @@
-"""`harness run`: up → a first server → roll → verify → collect → down, one run folder.
+"""`harness run`: up → a first server → watch (bus trace + load) → roll → verify →
+judge → collect → down, all in one run folder.
 
-The run folder (reports/<run-id>/) gets the plan, the events file, a summary and every
-service's log (redacted). A failed step, a failed verification or a Ctrl-C all still
-collect what there is and take the cloud down (unless --keep).
+The run folder (reports/<run-id>/) gets the scenario, the plan, the events, the ledgers,
+the host checks, a summary and every service's log (redacted). A failed step, a failed
+verification or a Ctrl-C all still judge and collect what there is and take the cloud
+down (unless --keep).
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import collect, judge, lifecycle, openstack_api, smoke
+from harness import collect, hostcheck, judge, lifecycle, smoke
 from harness import scenario as scenario_mod
-from harness.bus import control as bus
+from harness.checks import record
 from harness.cloud import Cloud
 from harness.errors import StepFailed
-from harness.infra import haproxy
-from harness.load import control, settle
+from harness.observe import Watch
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
-from harness.services import ORDER
 
 
 def choose_seed(scenario, seed: int | None) -> int:
@@ -59,42 +59,18 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
                "releases": {"from": s.release_from, "to": s.release_to},
                "verdict": "fail", "steps": [], "verification": {}}  # fmt: skip
     result = runner.RunResult()
-    load = trace = None
+    watch = Watch(cloud, run_dir, events)
     try:
         with lifecycle.signals_as_interrupt():
-            _phase(events, "resources", lambda: smoke.boot_and_delete(cloud))
-            trace = _phase(events, "trace", lambda: bus.start(cloud, run_dir), keep=True)
-            load = _phase(events, "load", lambda: start_load(cloud, run_dir), keep=True)
-            ctx = runner.Context(cloud, cache_dir, events)
-            runner.execute(plan, ctx, result)
-            summary["verification"] = _phase(events, "verify", lambda: verify(cloud, s.release_to))
+            _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))
+            _phase(events, "watch", watch.start)
+            runner.execute(plan, runner.Context(cloud, cache_dir, events), result)
+            summary["verification"] = _phase(events, "verify", lambda: verify(cloud))
     except StepFailed as e:
         summary["error"] = str(e)
         raise
     finally:
-        if load is not None:
-            _stop_load(events, load)
-            summary["settled"] = _settle(events, cloud, load)
-        if trace is not None:
-            _stop_trace(events, trace)
-        if load is not None:
-            # Judged whatever happened: the evidence matters most when a step failed.
-            j = judge.judge(run_dir, s.known_findings)
-            summary["oracles"] = judge.as_dict(j.verdicts)
-            summary["stale_findings"] = j.stale
-            summary["verdict"] = "fail" if "error" in summary else j.verdict
-            for v in j.verdicts:
-                log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
-            for k in j.stale:
-                log.warning("known finding did not occur (stale): %s", k["reason"])
-        if result.steps:
-            summary["steps"] = [_step_summary(r) for r in result.steps]
-        summary["findings"] = [
-            {"step": r.id, "finding": r.finding} for r in result.steps if r.finding
-        ] + [{"step": r.id, "finding": f"forced kill after {r.stop_wait} s"}
-             for r in result.steps if r.forced_kill]  # fmt: skip
-        summary["logs"] = collect.collect_logs(cloud, run_dir / "logs")
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        _conclude(summary, watch, plan, result, run_dir)
         events.close()
         if not keep:
             lifecycle.down(state_dir)
@@ -102,36 +78,40 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     return 0 if summary["verdict"] == "pass" else 1
 
 
-def start_load(cloud: Cloud, run_dir: Path) -> control.Load:
-    conn = openstack_api.admin(cloud)
-    image, flavor = smoke.ensure_image_and_flavor(conn)
-    return control.start(cloud, run_dir, image, flavor)
+def _conclude(summary: dict, watch: Watch, plan: planner.Plan, result: runner.RunResult,
+              run_dir: Path) -> None:  # fmt: skip
+    """Whatever happened: stop watching, check the hosts, judge, summarise, collect. The
+    evidence matters most when a step failed."""
+    watch.finish()
+    summary["settled"] = watch.settled
+    _check_hosts(watch.cloud, plan, run_dir)
+    j = judge.judge(run_dir, plan.scenario.known_findings)
+    summary["oracles"] = judge.as_dict(j.verdicts)
+    summary["stale_findings"] = j.stale
+    summary["verdict"] = "fail" if "error" in summary else j.verdict
+    for v in j.verdicts:
+        log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
+    for k in j.stale:
+        log.warning("known finding did not occur (stale): %s", k["reason"])
+    summary["steps"] = [_step_summary(r) for r in result.steps]
+    summary["findings"] = [
+        {"step": r.id, "finding": r.finding} for r in result.steps if r.finding
+    ] + [{"step": r.id, "finding": f"forced kill after {r.stop_wait} s"}
+         for r in result.steps if r.forced_kill]  # fmt: skip
+    summary["logs"] = collect.collect_logs(watch.cloud, run_dir / "logs")
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
-def _stop_load(events: EventLog, load: control.Load) -> None:
-    status = load.stop()
-    events.write("load-stopped", exit_status=status)
-    log.info("load stopped (worker exit %d); ledger %s", status, load.ledger)
-
-
-def _settle(events: EventLog, cloud: Cloud, load: control.Load) -> dict:
+def _check_hosts(cloud: Cloud, plan: planner.Plan, run_dir: Path) -> None:
     try:
-        return _phase(events, "settle", lambda: settle.settle(cloud, load.ledger))
-    except StepFailed as e:  # judged anyway: the ledger says what stayed pending
-        log.warning("%s", e)
-        return {"error": str(e)}
-
-
-def _stop_trace(events: EventLog, trace: bus.Trace) -> None:
-    try:
-        status = trace.stop()
-    except Exception as e:  # no trace file → the bus oracle says "unknown", not "pass"
-        log.warning("stopping the bus trace failed: %s", e)
+        hosts = hostcheck.check_hosts(cloud, plan)
+    except Exception as e:  # no hosts.json → the hosts oracle says "unknown"
+        log.warning("host checks failed to run: %s", e)
         return
-    events.write("trace-stopped", exit_status=status)
+    (run_dir / record.HOSTS).write_text(json.dumps(hosts, indent=1))
 
 
-def _phase(events: EventLog, name: str, fn, keep: bool = False):
+def _phase(events: EventLog, name: str, fn):
     log.info("phase %s", name)
     events.write("phase-start", phase=name)
     started = time.time()
@@ -143,8 +123,6 @@ def _phase(events: EventLog, name: str, fn, keep: bool = False):
             raise
         raise StepFailed(f"phase {name} failed: {type(e).__name__}: {e}") from e
     events.write("phase-end", phase=name, status="ok", duration=round(time.time() - started, 3))
-    if keep:
-        return value
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
 
 
@@ -156,24 +134,8 @@ def _step_summary(r: runner.StepResult) -> dict:
             "finding": r.finding, "error": r.error}  # fmt: skip
 
 
-def verify(cloud: Cloud, target: str) -> dict:
-    """After the roll: every service process on every node runs `target` (asked of the
-    processes), every HAProxy backend is UP, and a new server boots."""
-    releases = runner.releases_now(cloud)
-    wrong = [
-        f"{name} on {node.name} runs {releases.get(node.name, {}).get(name, 'nothing')}"
-        for node in cloud.scenario.nodes
-        for svc in ORDER
-        if svc.runs_on(node)
-        for name in svc.processes(node)
-        if releases.get(node.name, {}).get(name) != target
-    ]
-    if wrong:
-        raise StepFailed(f"not every process runs {target}: {'; '.join(wrong)}")
-    down = [
-        f"{fe}/{srv} {st}" for (fe, srv), st in haproxy.server_status(cloud).items() if st != "UP"
-    ]
-    if down:
-        raise StepFailed(f"HAProxy backends not UP after the roll: {', '.join(down)}")
+def verify(cloud: Cloud) -> dict:
+    """After the roll, a new server boots. Where each process ended, its config and HAProxy
+    are the hosts oracle's to judge (hostcheck), with the others."""
     server = smoke.boot_and_delete(cloud)
-    return {"releases": releases, "server_after_roll": asdict(server)}
+    return {"server_after_roll": asdict(server), "releases": runner.releases_now(cloud)}

@@ -6,12 +6,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.checks import failed_requests, findings, monotonic_version, rpc_bus, rpc_end_to_end
+from harness.checks import (
+    failed_requests,
+    findings,
+    hosts,
+    monotonic_version,
+    rpc_bus,
+    rpc_end_to_end,
+)
 from harness.checks.findings import KnownFinding
 from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
-ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end)
+ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, hosts)
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

@@ -25,13 +25,21 @@ def find(cloud: Cloud, node: str, name: str) -> process.Proc:
     return procs[-1]
 
 
-def stop(cloud: Cloud, node: str, name: str) -> process.StopRecord:
+def stop(cloud: Cloud, node: str, name: str, timeout: float | None = None) -> process.StopRecord:
+    """A graceful stop: SIGTERM, the scenario's bounded wait, then SIGKILL."""
     proc = find(cloud, node, name)
-    record = process.stop(proc, cloud.scenario.services.stop_timeout)
+    record = process.stop(
+        proc, cloud.scenario.services.stop_timeout if timeout is None else timeout
+    )
     cloud.remove_process(proc)
     cloud.record["stops"].append(record.__dict__)
     cloud.save()
     return record
+
+
+def kill(cloud: Cloud, node: str, name: str) -> process.StopRecord:
+    """SIGKILL with no grace, as a crash would: for fault injection, never in a plan."""
+    return stop(cloud, node, name, timeout=0)
 
 
 def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) -> None:

@@ -1,0 +1,169 @@
+"""Each oracle fails when it should, on real services: wrong procedures done to a live
+2026.1 cloud while the bus is traced and the load runs, then judged like a run. (The
+default roll, where they all pass, is test_rolling_upgrade.)
+
+The cases share one cloud and run in file order; each leaves it working for the next.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness import judge, openstack_api, operations, smoke
+from harness.cloud import Cloud
+from harness.infra import haproxy, rabbitmq
+from harness.load import ledger
+from harness.load.ledger import Operation
+from harness.observe import Watch
+from harness.plan import runner, steps
+from harness.plan.events import EventLog
+from harness.releases import venv
+
+from .conftest import SCENARIO, harness
+
+FAULT = "F.1"
+
+
+@pytest.fixture(scope="module")
+def cloud(state_dir):
+    up = harness(state_dir, "up", str(SCENARIO))
+    assert up.returncode == 0, up.stderr[-3000:]
+    return Cloud.load(state_dir)
+
+
+def watched(cloud: Cloud, run_dir, description: str, fault, settle_bound: float = 60):
+    """Trace + load, a quiet baseline, the fault as step F.1, a quiet tail, then judge."""
+    events = EventLog(run_dir / "events.jsonl")
+    watch = Watch(cloud, run_dir, events)
+    try:
+        watch.start()
+        time.sleep(3)
+        with watch.step(FAULT, description):
+            fault(watch)
+        time.sleep(3)
+    finally:
+        watch.finish(settle_bound)
+        events.close()
+    return {v.oracle: v for v in judge.judge(run_dir).verdicts}
+
+
+def test_failed_requests_fire_when_the_only_keystone_behind_the_vip_restarts(cloud, tmp_path):
+    def fault(_):
+        # A wrong procedure: the second keystone is out of rotation while the first restarts.
+        haproxy.set_state(cloud, "keystone-api", "compute-api", "maint")
+        try:
+            operations.restart(cloud, "keystone", "controller", "keystone-api", "2026.1")
+        finally:
+            haproxy.set_state(cloud, "keystone-api", "compute-api", "ready")
+
+    v = watched(cloud, tmp_path, "keystone-api on controller: restart, no other keystone", fault)
+    verdict = v["failed_requests"]
+    assert verdict.status == "fail", verdict.summary
+    keystone = [e for e in verdict.evidence if "keystone" in e["request"]]
+    assert keystone, verdict.evidence[:3]
+    assert all(e["step"].startswith(FAULT) for e in verdict.evidence), verdict.evidence[:3]
+
+
+def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        depth = {q["name"]: q["messages"] for q in rabbitmq.queues(cloud)}.get(queue, 0)
+        if depth:
+            return depth
+        time.sleep(0.5)
+    raise AssertionError(f"no message reached {queue} within {timeout} s")
+
+
+def test_bus_ledger_fires_when_a_dead_computes_queue_is_removed_with_casts_queued(cloud, tmp_path):
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    queue = "compute.compute-api"
+    created = []
+
+    def fault(_):
+        operations.kill(cloud, "compute-api", "nova-compute")
+        # Forced onto the dead compute (still "up" to the scheduler for a while): the
+        # build casts wait in its queue, which is then deleted.
+        for i in range(2):
+            created.append(conn.compute.create_server(
+                name=f"queued-{i}", image_id=image, flavor_id=flavor, networks="none",
+                availability_zone="nova:compute-api"))  # fmt: skip
+        _wait_queue_depth(cloud, queue)
+        assert rabbitmq.ctl(cloud, "delete_queue", queue) == 0
+        operations.start(cloud, "nova", "compute-api", "nova-compute", "2026.1")
+
+    try:
+        v = watched(cloud, tmp_path, "nova-compute on compute-api: SIGKILL, queue deleted", fault)
+    finally:
+        for server in created:
+            conn.compute.delete_server(server, ignore_missing=True)
+    verdict = v["rpc_bus"]
+    assert verdict.status == "fail", verdict.summary
+    lost = [e for e in verdict.evidence if e["queue"] == queue]
+    assert {e["method"] for e in lost} >= {"build_and_run_instance"}, verdict.evidence[:3]
+    assert all("deleted" in e["why"] and e["step"].startswith(FAULT) for e in lost)
+
+
+def test_end_to_end_ledger_fires_when_the_conductor_dies_mid_build(cloud, tmp_path):
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    accepted = []
+
+    def create(i):
+        server = openstack_api.admin(cloud).compute.create_server(
+            name=f"burst-{i}", image_id=image, flavor_id=flavor, networks="none")  # fmt: skip
+        return server.id, time.time()
+
+    def fault(watch):
+        # A burst of builds; the conductor takes every cast off its queue at once (oslo acks
+        # on arrival) and is killed while it works on them: the bus saw them delivered.
+        with ThreadPoolExecutor(4) as pool:
+            accepted.extend(pool.map(create, range(4)))
+        operations.kill(cloud, "controller", "nova-conductor")
+        with open(watch.load.ledger, "a") as out:
+            for server_id, t in accepted:
+                out.write(ledger.dump(Operation("burst", "server-create", server_id, None, t,
+                                                None, "pending")) + "\n")  # fmt: skip
+        operations.start(cloud, "nova", "controller", "nova-conductor", "2026.1")
+
+    try:
+        v = watched(cloud, tmp_path, "nova-conductor on controller: SIGKILL mid-build", fault,
+                    settle_bound=30)  # fmt: skip
+    finally:
+        for server_id, _ in accepted:
+            conn.compute.delete_server(server_id, ignore_missing=True)
+    verdict = v["rpc_end_to_end"]
+    assert verdict.status == "fail", verdict.summary
+    lost = [e for e in verdict.evidence if e["client"] == "burst"]
+    assert lost and all(e["final"] in ("pending", "ERROR") for e in lost), verdict.evidence
+    assert all(any(s.startswith(FAULT) for s in e["steps"]) for e in lost)
+
+
+def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(cloud, tmp_path):
+    target = "2026.2"
+    ctx = runner.Context(cloud, venv.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
+    ctx.ensure_venv(target)
+    # The right first half of nova's procedure (expand with the new code)...
+    for step in (steps.Install("nova", "compute-api", target),
+                 steps.Manage("nova", "api-db-sync", target),
+                 steps.Manage("nova", "db-sync", target)):  # fmt: skip
+        step.run(ctx)
+
+    def fault(watch):
+        # ...then the wrong one: the upgraded API goes back into rotation beside the old.
+        operations.restart(cloud, "nova", "compute-api", "nova-api", target)
+        watch.note_releases()
+        time.sleep(10)
+
+    v = watched(cloud, tmp_path, "nova-api on compute-api: 2026.2 beside 2026.1", fault)
+    verdict = v["monotonic_version"]
+    assert verdict.status == "fail", verdict.summary
+    pair = verdict.evidence[0]
+    earlier, later = pair["earlier"], pair["later"]
+    assert (earlier["max_version"], earlier["backend"]) == ("2.104", "compute-api"), pair
+    assert (later["max_version"], later["backend"]) == ("2.103", "controller"), pair
+    assert (earlier["backend_release"], later["backend_release"]) == ("2026.2", "2026.1"), pair
+    assert pair["step"].startswith(FAULT)
