@@ -1,5 +1,5 @@
-"""`harness run`: up → a first server → watch (bus trace + load) → roll → verify →
-judge → collect → down, all in one run folder.
+"""`harness run`: up → a first server → resources → watch (bus trace + load) → roll →
+verify → judge → collect → down, all in one run folder.
 
 The run folder (reports/<run-id>/) gets the scenario, the plan, the events, the ledgers,
 the host checks, a summary and every service's log (redacted). A failed step, a failed
@@ -25,6 +25,7 @@ from harness.observe import Watch
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
+from harness.resources import survival
 
 
 def choose_seed(scenario, seed: int | None) -> int:
@@ -60,17 +61,22 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
                "verdict": "fail", "steps": [], "verification": {}}  # fmt: skip
     result = runner.RunResult()
     watch = Watch(cloud, run_dir, events)
+    resources = Resources(run_dir / record.RESOURCES)
     try:
         with lifecycle.signals_as_interrupt():
             _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))
+            _phase(events, "resources", lambda: resources.create(cloud))
             _phase(events, "watch", watch.start)
             runner.execute(plan, runner.Context(cloud, cache_dir, events), result)
             summary["verification"] = _phase(events, "verify", lambda: verify(cloud))
     except StepFailed as e:
         summary["error"] = str(e)
         raise
+    except KeyboardInterrupt:
+        summary["error"] = "interrupted"
+        raise
     finally:
-        _conclude(summary, watch, plan, result, run_dir)
+        _conclude(summary, watch, resources, plan, result, run_dir)
         events.close()
         if not keep:
             lifecycle.down(state_dir)
@@ -78,13 +84,17 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     return 0 if summary["verdict"] == "pass" else 1
 
 
-def _conclude(summary: dict, watch: Watch, plan: planner.Plan, result: runner.RunResult,
-              run_dir: Path) -> None:  # fmt: skip
+def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.Plan,
+              result: runner.RunResult, run_dir: Path) -> None:  # fmt: skip
     """Whatever happened: stop watching, check the hosts, judge, summarise, collect. The
     evidence matters most when a step failed."""
-    watch.finish()
+    # Interrupted: judge what was recorded, but do not keep the user waiting on the cloud.
+    interrupted = summary.get("error") == "interrupted"
+    watch.finish(settle_bound=0 if interrupted else 120)
     summary["settled"] = watch.settled
     _check_hosts(watch.cloud, plan, run_dir)
+    if not interrupted:
+        resources.verify_and_destroy(watch.cloud)
     j = judge.judge(run_dir, plan.scenario.known_findings)
     summary["oracles"] = judge.as_dict(j.verdicts)
     summary["stale_findings"] = j.stale
@@ -100,6 +110,33 @@ def _conclude(summary: dict, watch: Watch, plan: planner.Plan, result: runner.Ru
          for r in result.steps if r.forced_kill]  # fmt: skip
     summary["logs"] = collect.collect_logs(watch.cloud, run_dir / "logs")
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+class Resources:
+    """Grenade's lifecycle around the roll: created and verified before it, verified after
+    it and destroyed at the end, all written to resources.json for the resources oracle."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.doc: dict = {}
+
+    def create(self, cloud: Cloud) -> None:
+        self.doc["created"] = survival.create_all(cloud)
+        self.doc["verified"] = {"before": survival.verify_all(cloud, self.doc["created"], "before")}
+        self._save()
+
+    def verify_and_destroy(self, cloud: Cloud) -> None:
+        if not self.doc:
+            return  # never created: the oracle says "unknown"
+        try:
+            self.doc["verified"]["after"] = survival.verify_all(cloud, self.doc["created"], "after")
+            self.doc["destroyed"] = survival.destroy_all(cloud, self.doc["created"])
+        except Exception as e:  # the cloud is gone or broken: judged on what was recorded
+            log.warning("verifying the resources after the roll failed: %s", e)
+        self._save()
+
+    def _save(self) -> None:
+        self.path.write_text(json.dumps(self.doc, indent=1))
 
 
 def _check_hosts(cloud: Cloud, plan: planner.Plan, run_dir: Path) -> None:

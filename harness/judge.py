@@ -11,6 +11,7 @@ from harness.checks import (
     findings,
     hosts,
     monotonic_version,
+    resources,
     rpc_bus,
     rpc_end_to_end,
 )
@@ -18,7 +19,7 @@ from harness.checks.findings import KnownFinding
 from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
-ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, hosts)
+ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts)
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

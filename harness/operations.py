@@ -145,3 +145,23 @@ def send_signal(cloud: Cloud, node: str, name: str, sig: str) -> None:
     if not process.signal_proc(proc, getattr(signals, sig)):
         raise StepFailed(f"{name} on {node} is not running")
     time.sleep(0.5)  # let it act on the signal before the next step touches it
+
+
+def set_compute_enabled(cloud: Cloud, host: str, enabled: bool, timeout: float = 120) -> None:
+    """Disable (or enable) a nova-compute in nova, as an operator does before maintenance:
+    the scheduler stops placing builds on it. Disabling then waits for the builds already
+    placed there to finish, so a restart does not cut them off."""
+    conn = openstack_api.admin(cloud)
+    service = next(conn.compute.services(host=host, binary="nova-compute"), None)
+    if service is None:
+        raise StepFailed(f"nova has no nova-compute service on {host}")
+    if enabled:
+        conn.compute.update_service(service, status="enabled")
+        return
+    conn.compute.update_service(service, status="disabled",
+                                disabled_reason="upgrade-harness: rolling upgrade")  # fmt: skip
+    wait.until(lambda: not _builds_on(conn, host), timeout, f"builds on {host} to finish")
+
+
+def _builds_on(conn, host: str) -> list:
+    return list(conn.compute.servers(all_projects=True, host=host, status="BUILD"))

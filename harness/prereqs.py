@@ -22,6 +22,8 @@ PACKAGES = (
     "procps",
     # the host checks ask HAProxy's admin socket on the node, as an operator does
     "socat",
+    # faults: a port that refuses connections for a while (harness/faults.py)
+    "nftables",
     # uwsgi (in every release venv) compiles from source: a C compiler and Python headers.
     "gcc",
     "python3-dev",

@@ -112,14 +112,14 @@ def stop(proc: Proc, timeout: float) -> StopRecord:
     started = time.monotonic()
     if not alive(proc):
         return StopRecord(proc.name, proc.node, proc.pid, 0.0, False)
-    _signal_group(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM)
     deadline = started + timeout
     while time.monotonic() < deadline:
         _reap(proc.pid)
         if not alive(proc) and not group_members(proc.pid):
             return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, False)
         time.sleep(0.1)
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)
     for _ in range(50):
         _reap(proc.pid)
         if not group_members(proc.pid):
@@ -128,7 +128,8 @@ def stop(proc: Proc, timeout: float) -> StopRecord:
     return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, True)
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal a process we started and everything it forked (its own session)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
 

@@ -62,6 +62,10 @@ class PlanOptions:
     # "restart" them, or "sighup" them as nova's upgrade guide says. SIGHUP stops the
     # 2026.2 nova-compute and the 2026.1 nova-scheduler (oslo.service threading backends).
     cap_reset: str = "restart"
+    # Computes are disabled in nova before they restart, so the scheduler places no build
+    # on a compute that is stopping (found by the end-to-end ledger: one placed there was
+    # cut off by the stop and went to ERROR).
+    disable_computes: bool = True
 
 
 @dataclass(frozen=True)

@@ -39,5 +39,6 @@ def _evidence(op: Operation, record: RunRecord) -> dict:
     steps = [text for start, stop, text in record.timeline.steps
              if start <= end and stop >= op.accepted]  # fmt: skip
     return {"operation": op.kind, "server_id": op.server_id, "request_id": op.request_id,
-            "accepted": op.accepted, "final": op.final, "steps": steps,
+            "accepted": op.accepted, "final": op.final,
+            "accepted_during": record.timeline.step_at(op.accepted), "steps": steps,
             "client": op.client}  # fmt: skip

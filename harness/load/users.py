@@ -18,6 +18,9 @@ from harness.load.ledger import Operation, Request, dump
 
 SETTINGS: dict = {}  # filled by the worker before the users start
 LEDGER = None  # an open file, set by the worker
+# Set by the worker when asked to stop: a writer stops waiting for its server and leaves
+# the operation pending for the harness to settle (locust's own state says "cleanup").
+STOPPING = False
 
 
 def record(rec) -> None:
@@ -188,7 +191,7 @@ class Writer(AuthedUser):
 
     def wait_for(self, server_id: str, finals: set[str]) -> str:
         deadline = time.time() + SETTINGS["operation_timeout"]
-        while time.time() < deadline and self.environment.runner.state != "stopping":
+        while time.time() < deadline and not STOPPING:
             resp = self.call("GET", 8774, f"/v2.1/servers/{server_id}",
                              "nova GET /v2.1/servers/{id}", expected=(200, 404),
                              headers=self.headers("2.37"))  # fmt: skip

@@ -47,6 +47,7 @@ def main(config_path: str) -> int:
         and bridge.exists()
     ):
         gevent.sleep(0.2)
+    users.STOPPING = True
     runner.stop()  # returns once users finished the task in hand (or stop_timeout passed)
     runner.quit()
     users.LEDGER.close()

@@ -60,6 +60,14 @@ class Builder:
     def restart(self, node: str, process: str, why: str = "") -> st.Restart:
         return st.Restart(self.service, node, process, self.target, why)
 
+    def compute_restart(self, node: str, why: str = "") -> list[st.Step]:
+        """A compute restarted out of scheduling: disabled first (unless the scenario says
+        not to), so no build is cut off by the stop, and enabled once it is back."""
+        restart = self.restart(node, "nova-compute", why)
+        if not self.scenario.plan.disable_computes:
+            return [restart]
+        return [st.Disable(self.service, node), restart, st.Enable(self.service, node)]
+
     def signal(self, node: str, process: str, sig: str = "SIGHUP") -> st.Signal:
         return st.Signal(self.service, node, process, sig)
 
@@ -106,6 +114,7 @@ def render(plan: Plan) -> str:
         f"nodes: {nodes}",
         f"options: api_handover={str(s.plan.api_handover).lower()} "
         f"node_order={s.plan.node_order} cap_reset={s.plan.cap_reset} "
+        f"disable_computes={str(s.plan.disable_computes).lower()} "
         f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]

@@ -146,3 +146,30 @@ class Signal(Step):
 
     def run(self, ctx: Context) -> None:
         operations.send_signal(ctx.cloud, self.host, self.process, self.signal)
+
+
+@dataclass(frozen=True)
+class Disable(Step):
+    """Take a compute out of scheduling before it restarts (what operators do)."""
+
+    host: str
+
+    def describe(self) -> str:
+        return (
+            f"nova-compute on {self.host}: disable in nova (no new builds), wait for the "
+            "builds already placed on it"
+        )
+
+    def run(self, ctx: Context) -> None:
+        operations.set_compute_enabled(ctx.cloud, self.host, enabled=False)
+
+
+@dataclass(frozen=True)
+class Enable(Step):
+    host: str
+
+    def describe(self) -> str:
+        return f"nova-compute on {self.host}: enable in nova"
+
+    def run(self, ctx: Context) -> None:
+        operations.set_compute_enabled(ctx.cloud, self.host, enabled=True)

@@ -172,3 +172,20 @@ def test_cap_reset_sighup_follows_the_guide_literally():
         if isinstance(s, st.Restart) and s.process == "nova-compute"
     ]
     assert len(computes) == 2
+
+
+def test_every_compute_restart_happens_disabled_and_is_enabled_after():
+    steps = [step for _, _, step in plan_of().numbered()]
+    restarts = [i for i, s in enumerate(steps)
+                if isinstance(s, st.Restart) and s.process == "nova-compute"]  # fmt: skip
+    assert len(restarts) == 3  # two rolled, one restarted again to drop its cached cap
+    for i in restarts:
+        before, after = steps[i - 1], steps[i + 1]
+        assert isinstance(before, st.Disable) and before.host == steps[i].host
+        assert isinstance(after, st.Enable) and after.host == steps[i].host
+
+
+def test_disable_computes_false_restarts_them_in_scheduling():
+    steps = [step for _, _, step in plan_of(disable_computes=False).numbered()]
+    assert not [s for s in steps if isinstance(s, (st.Disable, st.Enable))]
+    assert sum(isinstance(s, st.Restart) and s.process == "nova-compute" for s in steps) == 3

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Benchmark: the smallest nova-api outage the default load catches, and what the load
+costs. On a cloud at its base release, with the default load running through the VIP,
+one nova-api backend is made unavailable without a drain for 0.1, 0.5 and 1 s, several
+times each, in two ways:
+
+- refuse: its port answers every packet with a TCP reset (as a dead process would),
+- freeze: the process is stopped (SIGSTOP) and continued (its connections stay open).
+
+An outage is caught when a request the failed_requests oracle counts as failed was in
+flight during it (received after it began, sent before it ended + 2 s). Prints the share
+caught per kind and duration, requests per second, and the load worker's CPU share.
+Figures are printed, never asserted. The bus is not traced (tracing doubles the broker's
+CPU; see ../shared/RPC-LEDGER.md).
+
+    python bench/outage.py [--scenario scenarios/nova-rolling.yaml] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import faults
+from harness.cloud import Cloud
+from harness.load import ledger
+from harness.observe import Watch
+from harness.plan.events import EventLog
+
+TAIL = 2.0  # seconds after an outage in which a failure is still its doing
+GAP = 4.0  # quiet seconds between outages
+NOVA_PORT = 8774
+
+
+def harness(state_dir: Path, *args: str) -> None:
+    cmd = [sys.executable, "-m", "harness", "--state-dir", str(state_dir), *args]
+    subprocess.run(cmd, check=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def inject(cloud: Cloud, kind: str, node: str, seconds: float) -> float:
+    if kind == "refuse":
+        return faults.refuse_port(cloud, node, NOVA_PORT, seconds)
+    return faults.freeze(cloud, node, "nova-api", seconds)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", type=Path, default=Path("scenarios/nova-rolling.yaml"))
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--durations", type=float, nargs="+", default=[0.1, 0.5, 1.0])
+    ap.add_argument("--kinds", nargs="+", default=["refuse", "freeze"])
+    args = ap.parse_args()
+    state_dir = Path(tempfile.mkdtemp(prefix="outage-", dir="/var/lib"))
+    run_dir = Path("reports") / f"bench-outage-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True)
+    harness(state_dir, "up", str(args.scenario))
+    try:
+        windows, cpu, wall, requests = observe(Cloud.load(state_dir), run_dir, args)
+    finally:
+        harness(state_dir, "down")
+    report(windows, requests, cpu, wall)
+    print(f"\nledger and events: {run_dir}")
+    return 0
+
+
+def observe(cloud: Cloud, run_dir: Path, args) -> tuple[list, float, float, list]:
+    events = EventLog(run_dir / "events.jsonl")
+    watch = Watch(cloud, run_dir, events, trace_bus=False)
+    watch.start()
+    pid, started = watch.load.proc.pid, time.monotonic()
+    cpu0 = cpu_seconds(pid)
+    windows = []
+    nodes = [n.name for n in cloud.scenario.with_role("api")]
+    try:
+        time.sleep(GAP)
+        for kind in args.kinds:
+            for seconds in args.durations:
+                for i in range(args.repeat):
+                    node = nodes[i % len(nodes)]
+                    t0 = time.time()
+                    with watch.step(f"O.{len(windows) + 1}", f"{kind} nova-api on {node}"):
+                        took = inject(cloud, kind, node, seconds)
+                    windows.append((kind, seconds, node, t0, t0 + took))
+                    time.sleep(GAP)
+        cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - started
+    finally:
+        watch.finish(settle_bound=60)
+        events.close()
+    requests, _ = ledger.read(watch.load.ledger)
+    return windows, cpu, wall, requests
+
+
+def report(windows: list, requests: list, cpu: float, wall: float) -> None:
+    failed = [r for r in requests if r.failed]
+    print(f"{'kind':8} {'outage':>7} {'caught':>7} {'share':>6} {'failed requests':>16}")
+    for kind in dict.fromkeys(w[0] for w in windows):
+        for seconds in dict.fromkeys(w[1] for w in windows if w[0] == kind):
+            mine = [w for w in windows if w[:2] == (kind, seconds)]
+            hits = [[r for r in failed if r.received >= w[3] and r.sent <= w[4] + TAIL]
+                    for w in mine]  # fmt: skip
+            caught = sum(bool(h) for h in hits)
+            print(f"{kind:8} {seconds:>6}s {caught:>3}/{len(mine):<3} {caught / len(mine):>6.0%} "
+                  f"{sum(map(len, hits)):>16}")  # fmt: skip
+    span = max(r.received for r in requests) - min(r.sent for r in requests)
+    nova = [r for r in requests if r.name.startswith("nova")]
+    print(f"\nload: {len(requests)} requests in {span:.0f} s ({len(requests) / span:.1f}/s, "
+          f"{len(nova) / span:.1f}/s to nova); {len(failed)} failed in all")  # fmt: skip
+    print(
+        f"load worker CPU: {cpu:.1f} s in {wall:.0f} s = {cpu / wall:.1%} of one core, "
+        f"{cpu / wall / os.cpu_count():.1%} of the machine ({os.cpu_count()} cores)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
