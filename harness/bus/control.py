@@ -38,6 +38,8 @@ class Trace:
                 self.proc.kill()
                 status = self.proc.wait()
             self.config.unlink(missing_ok=True)  # it holds a password
+            for marker in (self.stop_file, self.out.parent / "ready"):
+                marker.unlink(missing_ok=True)
         self.window["queues_at_stop"] = _snapshot(self.cloud)
         (self.out.parent / "queues.json").write_text(json.dumps(self.window, indent=1))
         return status

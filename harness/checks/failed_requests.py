@@ -43,7 +43,7 @@ def attribute(r: Request, timeline: Timeline) -> dict:
         "status": r.status,
         "error": r.error,
         "backend": r.backend,
-        "backend_release": timeline.release_at(r.backend, process, r.sent),
+        "backend_release": timeline.release_at(r.backend, process, r.received),
         "step": timeline.step_at(r.sent),
         "request_id": r.request_id,
         "client": r.client,

@@ -58,7 +58,7 @@ def _pair(a: Request, b: Request, timeline: Timeline) -> dict:
         return {"client": r.client, "sent": r.sent, "received": r.received,
                 "request": f"{r.method} {r.name}", "max_version": r.max_version,
                 "backend": r.backend,
-                "backend_release": timeline.release_at(r.backend, "nova-api", r.sent),
+                "backend_release": timeline.release_at(r.backend, "nova-api", r.received),
                 "request_id": r.request_id}  # fmt: skip
 
     return {"earlier": side(a), "later": side(b), "step": timeline.step_at(b.sent)}

