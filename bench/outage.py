@@ -14,6 +14,7 @@ Figures are printed, never asserted. The bus is not traced (tracing doubles the 
 CPU; see ../shared/RPC-LEDGER.md).
 
     python bench/outage.py [--scenario scenarios/nova-rolling.yaml] [--repeat 5]
+                           [--state-dir DIR_OF_A_CLOUD_THAT_IS_UP]
 """
 
 from __future__ import annotations
@@ -59,15 +60,18 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--durations", type=float, nargs="+", default=[0.1, 0.5, 1.0])
     ap.add_argument("--kinds", nargs="+", default=["refuse", "freeze"])
+    ap.add_argument("--state-dir", type=Path, help="a cloud that is already up (kept up)")
     args = ap.parse_args()
-    state_dir = Path(tempfile.mkdtemp(prefix="outage-", dir="/var/lib"))
     run_dir = Path("reports") / f"bench-outage-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True)
-    harness(state_dir, "up", str(args.scenario))
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="outage-", dir="/var/lib"))
+    if not args.state_dir:
+        harness(state_dir, "up", str(args.scenario))
     try:
         windows, cpu, wall, requests = observe(Cloud.load(state_dir), run_dir, args)
     finally:
-        harness(state_dir, "down")
+        if not args.state_dir:
+            harness(state_dir, "down")
     report(windows, requests, cpu, wall)
     print(f"\nledger and events: {run_dir}")
     return 0

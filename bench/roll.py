@@ -45,7 +45,7 @@ def one_run(label: str, scenario: Path, seed: int, env: dict, workdir: Path) -> 
     started = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.monotonic() - started
-    summary = json.loads((report / "summary.json").read_text())
+    summary = json.loads((report / "results.json").read_text())
     events = [json.loads(line) for line in (report / "events.jsonl").read_text().splitlines()]
     phases = {e["phase"]: e.get("duration", 0) for e in events if e["event"] == "phase-end"}
     per = defaultdict(float)

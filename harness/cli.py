@@ -1,4 +1,4 @@
-"""The `harness` command: doctor, lock, up, status, down, run.
+"""The `harness` command: doctor, lock, up, plan, run, report, status, down.
 
 Exit status: 0 success, 1 a step or check failed, 2 bad input or missing prerequisite
 (one sentence, nothing left running), 130 interrupted.
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--report-dir", type=Path, default=None, help="default reports/<run-id>"
             )
+    report = sub.add_parser("report", help="rebuild a run folder's reports from its records")
+    report.add_argument("run_dir", type=Path)
     sub.add_parser("status", help="nodes, services, release per service, pids, health")
     sub.add_parser("down", help="stop everything and remove the cloud")
     return p
@@ -105,6 +107,14 @@ def cmd_run(args, state_dir, cache_dir) -> int:
     return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir)
 
 
+def cmd_report(args, state_dir, cache_dir) -> int:
+    from harness import report
+
+    res = report.write_all(args.run_dir)
+    print(report.summary_table(res, args.run_dir))
+    return 0 if res["verdict"] == "pass" else 1
+
+
 def cmd_status(args, state_dir, cache_dir) -> int:
     cloud, rows, backends = lifecycle.status(state_dir)
     if cloud is None:
@@ -137,6 +147,7 @@ COMMANDS = {
     "up": cmd_up,
     "plan": cmd_plan,
     "run": cmd_run,
+    "report": cmd_report,
     "status": cmd_status,
     "down": cmd_down,
 }

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import collect, hostcheck, judge, lifecycle, smoke
+from harness import collect, hostcheck, lifecycle, report, smoke
 from harness import scenario as scenario_mod
 from harness.checks import record
 from harness.cloud import Cloud
@@ -25,6 +25,7 @@ from harness.observe import Watch
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
+from harness.report import results
 from harness.resources import survival
 
 
@@ -58,8 +59,9 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed,
                "releases": {"from": s.release_from, "to": s.release_to},
-               "verdict": "fail", "steps": [], "verification": {}}  # fmt: skip
-    result = runner.RunResult()
+               "replay": f"harness run {scenario_path} --seed {plan.seed}",
+               "started": time.time(), "verification": {}}  # fmt: skip
+    _save_run(run_dir, summary)
     watch = Watch(cloud, run_dir, events)
     resources = Resources(run_dir / record.RESOURCES)
     try:
@@ -67,7 +69,7 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
             _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))
             _phase(events, "resources", lambda: resources.create(cloud))
             _phase(events, "watch", watch.start)
-            runner.execute(plan, runner.Context(cloud, cache_dir, events), result)
+            runner.execute(plan, runner.Context(cloud, cache_dir, events))
             summary["verification"] = _phase(events, "verify", lambda: verify(cloud))
     except StepFailed as e:
         summary["error"] = str(e)
@@ -76,40 +78,43 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         summary["error"] = "interrupted"
         raise
     finally:
-        _conclude(summary, watch, resources, plan, result, run_dir)
+        _conclude(summary, watch, resources, plan, run_dir)
         events.close()
         if not keep:
             lifecycle.down(state_dir)
-        log.info("verdict %s; report in %s", summary["verdict"], run_dir)
-    return 0 if summary["verdict"] == "pass" else 1
+        verdict = _report(run_dir)
+    return 0 if verdict == "pass" else 1
+
+
+def _report(run_dir: Path) -> str:
+    try:
+        res = report.write_all(run_dir)
+    except Exception as e:  # never hide the run's own failure behind the report's
+        log.error("building the reports failed: %s: %s", type(e).__name__, e)
+        return "fail"
+    print(report.summary_table(res, run_dir), flush=True)
+    return res["verdict"]
 
 
 def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.Plan,
-              result: runner.RunResult, run_dir: Path) -> None:  # fmt: skip
-    """Whatever happened: stop watching, check the hosts, judge, summarise, collect. The
-    evidence matters most when a step failed."""
-    # Interrupted: judge what was recorded, but do not keep the user waiting on the cloud.
+              run_dir: Path) -> None:  # fmt: skip
+    """Whatever happened: stop watching, check the hosts and resources, collect the logs,
+    and record how the run ended. The evidence matters most when a step failed; it is
+    judged from these files (report.write_all)."""
+    # Interrupted: keep what was recorded, but do not keep the user waiting on the cloud.
     interrupted = summary.get("error") == "interrupted"
     watch.finish(settle_bound=0 if interrupted else 120)
     summary["settled"] = watch.settled
     _check_hosts(watch.cloud, plan, run_dir)
     if not interrupted:
         resources.verify_and_destroy(watch.cloud)
-    j = judge.judge(run_dir, plan.scenario.known_findings)
-    summary["oracles"] = judge.as_dict(j.verdicts)
-    summary["stale_findings"] = j.stale
-    summary["verdict"] = "fail" if "error" in summary else j.verdict
-    for v in j.verdicts:
-        log.info("oracle %-18s %-7s %s", v.oracle, v.status, v.summary)
-    for k in j.stale:
-        log.warning("known finding did not occur (stale): %s", k["reason"])
-    summary["steps"] = [_step_summary(r) for r in result.steps]
-    summary["findings"] = [
-        {"step": r.id, "finding": r.finding} for r in result.steps if r.finding
-    ] + [{"step": r.id, "finding": f"forced kill after {r.stop_wait} s"}
-         for r in result.steps if r.forced_kill]  # fmt: skip
     summary["logs"] = collect.collect_logs(watch.cloud, run_dir / "logs")
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    summary["ended"] = time.time()
+    _save_run(run_dir, summary)
+
+
+def _save_run(run_dir: Path, summary: dict) -> None:
+    (run_dir / results.RUN).write_text(json.dumps(summary, indent=2))
 
 
 class Resources:
@@ -161,14 +166,6 @@ def _phase(events: EventLog, name: str, fn):
         raise StepFailed(f"phase {name} failed: {type(e).__name__}: {e}") from e
     events.write("phase-end", phase=name, status="ok", duration=round(time.time() - started, 3))
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
-
-
-def _step_summary(r: runner.StepResult) -> dict:
-    return {"id": r.id, "name": r.description, "kind": r.kind, "service": r.service,
-            "node": r.node, "started": r.started, "ended": r.ended,
-            "duration": round(r.duration, 3), "status": r.status,
-            "forced_kill": r.forced_kill, "stop_wait": r.stop_wait,
-            "finding": r.finding, "error": r.error}  # fmt: skip
 
 
 def verify(cloud: Cloud) -> dict:

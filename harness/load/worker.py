@@ -14,6 +14,7 @@ from pathlib import Path
 
 def main(config_path: str) -> int:
     import gevent
+    from locust import stats
     from locust.env import Environment
 
     from harness.load import users
@@ -29,6 +30,11 @@ def main(config_path: str) -> int:
         stop_timeout=config["operation_timeout"] + 10,
     )
     runner = env.create_local_runner()
+    # locust's own CSVs beside the ledger (load/locust_stats.csv, _stats_history, _failures,
+    # _exceptions), for people used to reading them; the oracles read the ledger.
+    csv = stats.StatsCSVFileWriter(env, stats.PERCENTILES_TO_REPORT,
+                                   str(Path(config["ledger"]).parent / "locust"))  # fmt: skip
+    writer = gevent.spawn(csv.stats_writer)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     runner.start(config["user_count"], spawn_rate=config["spawn_rate"])
@@ -50,6 +56,8 @@ def main(config_path: str) -> int:
     users.STOPPING = True
     runner.stop()  # returns once users finished the task in hand (or stop_timeout passed)
     runner.quit()
+    writer.kill()
+    csv.close_files()  # a final flush of every file
     users.LEDGER.close()
     return 0
 

@@ -7,20 +7,25 @@ The cases share one cloud and run in file order; each leaves it working for the 
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import judge, openstack_api, operations, smoke
+from harness import hostcheck, job, judge, openstack_api, operations, smoke
+from harness.checks import hosts, record
+from harness.checks import resources as resources_oracle
+from harness.checks.record import RunRecord
 from harness.cloud import Cloud
 from harness.infra import haproxy, rabbitmq
 from harness.load import ledger
 from harness.load.ledger import Operation
 from harness.observe import Watch
-from harness.plan import runner, steps
+from harness.plan import planner, runner, steps
 from harness.plan.events import EventLog
 from harness.releases import venv
+from harness.scenario import load
 
 from .conftest import SCENARIO, harness
 
@@ -142,6 +147,30 @@ def test_end_to_end_ledger_fires_when_the_conductor_dies_mid_build(cloud, tmp_pa
     assert all(any(s.startswith(FAULT) for s in e["steps"]) for e in lost)
 
 
+def test_resources_fire_when_an_upgrade_loses_the_image_store(cloud, tmp_path):
+    resources = job.Resources(tmp_path / record.RESOURCES)
+    resources.create(cloud)
+    # A wrong procedure: the upgraded glance comes up on a fresh, empty image store (the
+    # old files were not carried over). Glance records absolute file locations, so only
+    # the data is gone; every image record is still there.
+    store = cloud.shared_dir("glance-images")
+    moved = store.with_name("glance-images.old")
+    store.rename(moved)
+    store.mkdir()
+    try:
+        for node in ("controller", "compute-api"):
+            operations.restart(cloud, "glance", node, "glance-api", "2026.1")
+        resources.verify_and_destroy(cloud)
+    finally:
+        store.rmdir()
+        moved.rename(store)
+    verdict = resources_oracle.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail", verdict.summary
+    assert {(e["plugin"], e["when"]) for e in verdict.evidence} == {("glance", "after")}, (
+        verdict.evidence
+    )
+
+
 def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(cloud, tmp_path):
     target = "2026.2"
     ctx = runner.Context(cloud, venv.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
@@ -167,3 +196,15 @@ def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(clou
     assert (later["max_version"], later["backend"]) == ("2.103", "controller"), pair
     assert later["backend_release"] == "2026.1", pair
     assert pair["step"].startswith(FAULT)
+
+
+def test_hosts_fire_when_the_roll_left_processes_on_the_old_release(cloud, tmp_path):
+    # After the case above only nova-api on compute-api runs 2026.2: a roll stopped halfway.
+    plan = planner.build(load(SCENARIO), 1)
+    (tmp_path / record.HOSTS).write_text(json.dumps(hostcheck.check_hosts(cloud, plan)))
+    verdict = hosts.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail", verdict.summary
+    wrong = {(e["node"], e["check"]) for e in verdict.evidence}
+    assert ("controller", "release nova-conductor") in wrong
+    assert ("compute-api", "release nova-api") not in wrong  # the one that was upgraded
+    assert ("controller", "config nova [upgrade_levels] compute") in wrong  # never pinned

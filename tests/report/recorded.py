@@ -1,0 +1,118 @@
+"""Recorded runs for the report tests: a run folder written the way `harness run` writes
+one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts), with
+a history chosen by the test: a clean run, one with failed requests, or one whose only
+failure is a known finding of its scenario."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.load import ledger
+from harness.load.ledger import Operation, Request
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "scenarios" / "nova-rolling.yaml"
+T0 = 1_800_000_000.0
+STEPS = [
+    ("6.5", "restart", "nova-conductor", "controller",
+     "nova-conductor on controller: graceful stop, start on 2026.2", 10, 14, True),
+    ("6.13", "drain", "nova-api", "controller",
+     "nova-api: drain controller in HAProxy", 20, 21, False),
+    ("6.14", "restart", "nova-api", "controller",
+     "nova-api on controller: graceful stop, start on 2026.2", 21, 26, False),
+]  # fmt: skip
+KNOWN_500 = """
+known_findings:
+  - oracle: failed_requests
+    match: {status: "500", request: "GET nova GET /v2.1/servers/detail"}
+    reason: old nova-api cannot read what a newer one wrote (a crafted bug for the tests)
+"""
+
+
+def write_run(run_dir: Path, kind: str = "pass") -> Path:
+    """kind: "pass", "fail" (failed requests nobody expected) or "xfail"."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scenario = SCENARIO.read_text()
+    if kind == "xfail":
+        scenario = scenario.split("\nknown_findings:")[0] + KNOWN_500
+    (run_dir / "scenario.yaml").write_text(scenario)
+    run = {"run_id": f"20270115-080000-nova-rolling-{kind}", "scenario": "nova-rolling",
+           "seed": 42, "releases": {"from": "2026.1", "to": "2026.2"},
+           "replay": "harness run scenarios/nova-rolling.yaml --seed 42",
+           "started": T0, "ended": T0 + 40}  # fmt: skip
+    (run_dir / "run.json").write_text(json.dumps(run))
+    _events(run_dir)
+    _ledger(run_dir, failing=kind in ("fail", "xfail"))
+    _bus(run_dir)
+    (run_dir / "resources.json").write_text(json.dumps(_resources()))
+    (run_dir / "hosts.json").write_text(json.dumps(_hosts()))
+    return run_dir
+
+
+def _events(run_dir: Path) -> None:
+    rel = {"controller": {"nova-api": "2026.1", "nova-conductor": "2026.1"},
+           "compute-api": {"nova-api": "2026.1"}}  # fmt: skip
+    events = [{"t": T0, "event": "releases", "releases": json.loads(json.dumps(rel))}]
+    for sid, kind, process, node, text, start, end, forced in STEPS:
+        events.append({"t": T0 + start, "event": "step-start", "id": sid, "kind": kind,
+                       "service": "nova", "node": node, "description": text})  # fmt: skip
+        events.append({"t": T0 + end, "event": "step-end", "id": sid, "status": "ok",
+                       "forced_kill": forced, "stop_wait": 30.2 if forced else 1.0,
+                       "finding": None, "error": None})  # fmt: skip
+        if kind == "restart":
+            rel[node][process] = "2026.2"
+        events.append({"t": T0 + end, "event": "releases",
+                       "releases": json.loads(json.dumps(rel))})  # fmt: skip
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+
+def _ledger(run_dir: Path, failing: bool) -> None:
+    lines = []
+    for i in range(80):
+        t = T0 + i * 0.5
+        version = "2.104" if t > T0 + 26 else "2.103"
+        lines.append(Request("VersionClient-1", t, t + 0.02, "GET", "nova GET /", 200,
+                             backend="controller", request_id=f"req-{i}",
+                             max_version=version))  # fmt: skip
+        status = 500 if failing and 22 <= i <= 24 else 200
+        lines.append(Request("Reader-1", t + 0.1, t + 0.15, "GET",
+                             "nova GET /v2.1/servers/detail", status,
+                             backend="compute-api", request_id=f"req-d{i}"))  # fmt: skip
+    lines.append(Operation("Writer-1", "server-create", "s1", "req-c", T0 + 5, T0 + 9, "ACTIVE"))
+    lines.append(Operation("Writer-1", "server-delete", "s1", "req-d", T0 + 9, T0 + 10, "DELETED"))
+    path = run_dir / "load" / "requests.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("".join(ledger.dump(r) + "\n" for r in lines))
+
+
+def _bus(run_dir: Path) -> None:
+    bus = run_dir / "bus"
+    bus.mkdir(exist_ok=True)
+    recs = []
+    for i in range(10):
+        t = T0 + i
+        base = {"key": f"u{i}", "exchange": "nova", "method": "object_action", "role": "call"}
+        recs.append({**base, "kind": "publish", "t": t, "routed_queues": ["conductor"],
+                     "routing_keys": ["conductor"]})  # fmt: skip
+        recs.append({**base, "kind": "deliver", "t": t + 0.01, "queue": "conductor"})
+    (bus / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    window = {"start": T0, "stop": T0 + 40, "queues_at_start": [{"name": "conductor"}],
+              "queues_at_stop": [{"name": "conductor", "messages": 0}]}  # fmt: skip
+    (bus / "queues.json").write_text(json.dumps(window))
+
+
+def _resources() -> dict:
+    ok = {"problems": [], "duration": 0.5}
+    plugins = ("keystone", "glance", "nova")
+    return {"created": {p: {"state": {"id": p}, **ok} for p in plugins},
+            "verified": {"before": dict.fromkeys(plugins, ok),
+                         "after": dict.fromkeys(plugins, ok)},
+            "destroyed": dict.fromkeys(plugins, ok)}  # fmt: skip
+
+
+def _hosts() -> dict:
+    checks = [{"node": n, "check": "release nova-api", "expected": "2026.2",
+               "actual": "2026.2", "ok": True} for n in ("controller", "compute-api")]  # fmt: skip
+    return {"target": "2026.2", "started": T0 + 38, "duration": 0.2, "hosts": {},
+            "checks": checks}  # fmt: skip
