@@ -51,6 +51,17 @@ class ServiceOptions:
 
 
 @dataclass(frozen=True)
+class LoadOptions:
+    # Four users (3:2:1 version clients, readers, writers) make about 7 requests/s and
+    # leave the 2-core machine to the cloud: the load worker uses ~2 % of one core.
+    users: int = 4
+    user_classes: tuple[str, ...] = ("VersionClient", "Reader", "Writer")
+    think_time: tuple[float, float] = (0.2, 0.6)
+    request_timeout: float = 30.0
+    operation_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
 class PlanOptions:
     # True: upgraded API nodes stay drained until the last old one is handed over in one
     # command, so old and new never serve side by side. False: each node goes back into
@@ -78,6 +89,7 @@ class Scenario:
     nodes: tuple[Node, ...]
     services: ServiceOptions = field(default_factory=ServiceOptions)
     plan: PlanOptions = field(default_factory=PlanOptions)
+    load: LoadOptions = field(default_factory=LoadOptions)
     seed: int | None = None
     description: str = ""
     known_findings: tuple[KnownFinding, ...] = ()
@@ -127,6 +139,7 @@ def parse(data: object, path: Path) -> Scenario:
         nodes=nodes,
         services=ServiceOptions(**data.get("services", {})),
         plan=PlanOptions(**data.get("plan", {})),
+        load=_load_options(data.get("load", {}), path),
         seed=data.get("seed"),
         description=data.get("description", ""),
         known_findings=_known_findings(data.get("known_findings", []), path),
@@ -135,6 +148,14 @@ def parse(data: object, path: Path) -> Scenario:
     _check_nodes(scenario)
     _check_addresses(scenario)
     return scenario
+
+
+def _load_options(data: dict, path: Path) -> LoadOptions:
+    options = LoadOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    low, high = options.think_time
+    if low > high:
+        raise UserError(f"Scenario {path}: load.think_time [{low:g}, {high:g}] is not [min, max].")
+    return options
 
 
 def _known_findings(items: list[dict], path: Path) -> tuple[KnownFinding, ...]:

@@ -13,8 +13,6 @@ from pathlib import Path
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 
-DEFAULT_USERS = ["VersionClient", "Reader", "Writer"]
-
 
 @dataclass
 class Load:
@@ -36,8 +34,10 @@ class Load:
             self.stop_file.unlink(missing_ok=True)
 
 
-def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, users: int = 4,
-          max_seconds: float = 3600, microversion: str = "latest") -> Load:  # fmt: skip
+def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: float = 3600,
+          microversion: str = "latest") -> Load:  # fmt: skip
+    """The scenario's load (`load:`, scenario.LoadOptions) in its own process."""
+    opts = cloud.scenario.load
     load_dir = run_dir / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
     ledger, stop_file = load_dir / "requests.jsonl", load_dir / "stop"
@@ -46,8 +46,9 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, users: int = 4,
         "vip": cloud.vip, "bridge": cloud.scenario.network.bridge,
         "username": "admin", "project": "admin",
         "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
-        "users": DEFAULT_USERS, "user_count": users, "spawn_rate": users,
-        "timeout": 30, "operation_timeout": 120, "microversion": microversion,
+        "users": list(opts.user_classes), "user_count": opts.users, "spawn_rate": opts.users,
+        "think_time": list(opts.think_time), "timeout": opts.request_timeout,
+        "operation_timeout": opts.operation_timeout, "microversion": microversion,
         "ledger": str(ledger), "stop_file": str(stop_file), "max_seconds": max_seconds,
     }  # fmt: skip
     config = cloud.state_dir / "load.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 def main(config_path: str) -> int:
     import gevent
-    from locust import stats
+    from locust import between, stats
     from locust.env import Environment
 
     from harness.load import users
@@ -23,6 +23,7 @@ def main(config_path: str) -> int:
     users.SETTINGS.update(config)
     users.LEDGER = open(config["ledger"], "a", buffering=1)  # noqa: SIM115 (open for the run)
     classes = [getattr(users, name) for name in config["users"]]
+    users.CloudUser.wait_time = between(*config["think_time"])  # readers and version clients
     # Users finish the task in hand on stop, so an operation in flight gets its outcome.
     env = Environment(
         user_classes=classes,

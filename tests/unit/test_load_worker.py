@@ -12,6 +12,7 @@ def config(tmp_path, bridge: str) -> dict:
         "vip": "127.0.0.1", "bridge": bridge, "username": "admin", "project": "admin",
         "password": "not-a-secret", "image": "i", "flavor": "f",
         "users": ["VersionClient"], "user_count": 1, "spawn_rate": 1, "timeout": 2,
+        "think_time": [0.1, 0.2],
         "operation_timeout": 5, "microversion": "latest",
         "ledger": str(tmp_path / "requests.jsonl"), "stop_file": str(tmp_path / "stop"),
         "max_seconds": 60,
@@ -45,3 +46,6 @@ def test_the_worker_runs_while_the_bridge_exists_and_stops_on_the_stop_file(tmp_
     assert worker.wait(timeout=30) == 0
     lines = (tmp_path / "requests.jsonl").read_text().splitlines()
     assert lines and all(json.loads(line)["record"] == "request" for line in lines)
+    # locust's own CSVs beside the ledger, flushed when the worker stopped
+    stats = (tmp_path / "locust_stats.csv").read_text().splitlines()
+    assert stats[0].startswith("Type,Name") and any("nova GET /" in row for row in stats[1:])

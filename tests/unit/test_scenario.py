@@ -91,6 +91,14 @@ BAD = {
         ),
         "known finding 1, match 'a': '(x' is not a regular expression",
     ),  # fmt: skip
+    "unknown user class": (
+        mutate(lambda d: d.update(load={"user_classes": ["Hacker"]})),
+        "'Hacker' is not one of",
+    ),
+    "think time upside down": (
+        mutate(lambda d: d.update(load={"think_time": [2, 1]})),
+        "load.think_time",
+    ),
     "not yaml": ("name: [unclosed\n", "is not valid YAML"),
     "not a mapping": ("- a\n- b\n", "is not of type 'object'"),
 }
