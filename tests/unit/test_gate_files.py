@@ -1,0 +1,295 @@
+"""The gate files (devstack/, zuul.d/, playbooks/, roles/, .github/): their structure, and
+that `tox -e lint` covers every one of them. Nothing here runs Ansible, Zuul or devstack."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.infra import haproxy
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVSTACK = ROOT / "devstack"
+PHASES = {("stack", "pre-install"), ("stack", "install"), ("stack", "post-config")}
+PHASES |= {("stack", "extra"), ("unstack", None), ("clean", None)}
+SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+
+def files(*dirs: str) -> list[Path]:
+    return sorted(p for d in dirs for p in (ROOT / d).rglob("*") if p.is_file())
+
+
+def lint_commands() -> list[list[str]]:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "tox.ini")
+    text = ini["testenv:lint"]["commands"].replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.strip()]
+
+
+def linted_by(tool: str) -> set[str]:
+    return {arg.rstrip("/") for cmd in lint_commands() if cmd[0] == tool for arg in cmd[1:]}
+
+
+def covers(paths: set[str], path: Path) -> bool:
+    rel = path.relative_to(ROOT)
+    return any(str(rel) == p or str(rel).startswith(p + "/") for p in paths)
+
+
+def zuul_config() -> list[dict]:
+    return [item for p in sorted((ROOT / "zuul.d").glob("*.yaml")) for item in load(p)]
+
+
+def load(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def of_kind(kind: str) -> dict[str, dict]:
+    return {item[kind]["name"]: item[kind] for item in zuul_config() if kind in item}
+
+
+# --- tox -e lint covers every file ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", files("zuul.d", ".github", "playbooks", "roles"), ids=str)
+def test_every_yaml_file_is_yamllinted(path):
+    if path.suffix in (".yaml", ".yml"):
+        assert covers(linted_by("yamllint"), path)
+
+
+def test_every_playbook_is_syntax_checked_and_ansible_linted():
+    checked = linted_by("ansible-playbook")
+    for playbook in files("playbooks"):
+        assert covers(checked, playbook), f"{playbook} missing from the --syntax-check line"
+        assert covers(linted_by("ansible-lint"), playbook)
+    assert covers(linted_by("ansible-lint"), ROOT / "roles" / "x")
+
+
+def test_every_workflow_is_checked():
+    workflows = files(".github/workflows")
+    assert workflows
+    for wf in workflows:
+        assert covers(linted_by("check-jsonschema"), wf)
+        assert covers(linted_by("zizmor"), wf)
+
+
+def test_every_devstack_file_is_linted_or_parsed_here():
+    shell = {"plugin.sh", "settings"}
+    for path in files("devstack"):
+        if path.name in shell:
+            assert covers(linted_by("shellcheck"), path)
+            assert covers(linted_by("bashate"), path)
+        else:
+            assert path.name.startswith("local.conf.") or path.suffix == ".md", path
+
+
+# --- zuul.d ----------------------------------------------------------------------------------
+
+
+def test_every_job_names_existing_playbooks():
+    jobs = of_kind("job")
+    assert {"upgrade-harness-embedded", "upgrade-harness-multinode"} <= set(jobs)
+    for name, job in jobs.items():
+        for key in ("pre-run", "run", "post-run"):
+            for playbook in [job[key]] if isinstance(job.get(key), str) else job.get(key, []):
+                assert (ROOT / playbook).is_file(), f"{name}: {key} {playbook} does not exist"
+
+
+def test_playbooks_use_roles_that_exist_here_or_that_zuul_provides():
+    provided = set(yaml.safe_load((ROOT / ".ansible-lint").read_text())["mock_roles"])
+    for playbook in files("playbooks"):
+        for play in load(playbook):
+            roles = [r if isinstance(r, str) else r["role"] for r in play.get("roles", [])]
+            roles += [t["ansible.builtin.include_role"]["name"] for t in play.get("tasks", [])
+                      if "ansible.builtin.include_role" in t]  # fmt: skip
+            for role in roles:
+                assert (ROOT / "roles" / role).is_dir() or role in provided, role
+
+
+def test_multinode_job_runs_on_controller_and_compute_api():
+    job = of_kind("job")["upgrade-harness-multinode"]
+    nodeset = of_kind("nodeset")[job["nodeset"]]
+    assert [n["name"] for n in nodeset["nodes"]] == ["controller", "compute-api"]
+    groups = {g["name"]: g["nodes"] for g in nodeset["groups"]}
+    assert groups["subnode"] == ["compute-api"]  # devstack's parent configures subnodes
+    assert job["parent"] in ("devstack", "grenade-multinode")
+    assert job["override-checkout"].startswith("stable/")  # the old release on both nodes
+
+
+def test_multinode_job_puts_haproxy_in_front_of_nova_api_on_both_nodes():
+    job = of_kind("job")["upgrade-harness-multinode"]
+    controller = job["vars"]["devstack_services"]
+    subnode = job["group-vars"]["subnode"]["devstack_services"]
+    assert controller["uh-haproxy"] and controller["upgrade-harness"]
+    assert subnode["uh-haproxy"] and subnode["n-api"]
+    assert "upgrade-harness" not in subnode
+    assert controller["tls-proxy"] is False and subnode["tls-proxy"] is False
+    assert "upgrade-harness" in job["vars"]["devstack_plugins"]
+    nodes = job["vars"]["devstack_localrc"]["UPGRADE_HARNESS_API_NODES"]
+    assert "controller=" in nodes and "compute-api=" in nodes
+    assert job["group-vars"]["subnode"]["devstack_localrc"]["UPGRADE_HARNESS_API_NODES"] == nodes
+
+
+def test_harness_command_lives_in_one_place_per_job():
+    jobs = of_kind("job")
+    assert jobs["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"] == (
+        "./toxw -e upgrade"
+    )
+    multinode = jobs["upgrade-harness-multinode"]["vars"]["upgrade_harness_command"]
+    assert "harness run --backend devstack" in multinode
+    elsewhere = files("playbooks", "roles") + [ROOT / "zuul.d" / "nodesets.yaml"]
+    assert not [p for p in elsewhere if "harness run" in p.read_text()]
+
+
+def test_collect_role_returns_report_html_and_junit_as_artifacts():
+    tasks = load(ROOT / "roles" / "collect-upgrade-harness-reports" / "tasks" / "main.yaml")
+    ret = next(t for t in tasks if "zuul_return" in t)
+    artifacts = ret["vars"]["_uh_artifacts"]
+    assert "report.html" in artifacts and "junit.xml" in artifacts
+    assert "zuul-output/logs" in yaml.safe_dump(tasks)  # fetch-output brings that back
+
+
+# --- devstack/ ------------------------------------------------------------------------------
+
+
+def test_plugin_handles_every_phase():
+    text = (DEVSTACK / "plugin.sh").read_text()
+    found = set(re.findall(r'"\$1" == "(\w+)"(?: && "\$2" == "([\w-]+)")?', text))
+    assert {(mode, phase or None) for mode, phase in found} == PHASES
+    assert "define_plugin upgrade-harness" in (DEVSTACK / "settings").read_text()
+
+
+def test_plugin_haproxy_matches_the_embedded_one():
+    text = (DEVSTACK / "plugin.sh").read_text() + (DEVSTACK / "settings").read_text()
+    assert "mode 600 level admin" in text
+    assert f"UPGRADE_HARNESS_SERVER_HEADER:-{haproxy.SERVER_HEADER}" in text
+
+
+@pytest.mark.parametrize("name", ["plugin.sh", "settings"])
+def test_shell_files_parse(name):
+    subprocess.run(["bash", "-n", str(DEVSTACK / name)], check=True)
+
+
+# The plugin's haproxy.cfg, rendered with devstack's functions stubbed out.
+RENDER = """
+set -e
+die() { echo "die: $*" >&2; exit 1; }
+trueorfalse() { echo True; }; define_plugin() { :; }; sudo() { "$@"; }
+haproxy() { :; }
+DEST=$1 DATA_DIR=$1/data HOST_IP=192.0.2.11 STACK_USER=$(id -un)
+UPGRADE_HARNESS_CONF_DIR=$1/etc
+UPGRADE_HARNESS_API_NODES="controller=192.0.2.11 compute-api=192.0.2.12"
+source devstack/settings
+source devstack/plugin.sh
+configure_uh_haproxy
+cat "$UPGRADE_HARNESS_CONF_DIR/haproxy.cfg"
+"""
+
+
+def test_plugin_renders_haproxy_over_both_nodes(tmp_path):
+    cfg = subprocess.run(
+        ["bash", "-c", RENDER, "render", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"stats socket {tmp_path}/data/upgrade-harness/admin.sock mode 600 level admin" in cfg
+    assert f"http-response set-header {haproxy.SERVER_HEADER} %s" in cfg
+    servers = re.findall(r"^\s+server (\S+) (\S+) check", cfg, re.M)
+    assert servers == [("controller", "192.0.2.11:80"), ("compute-api", "192.0.2.12:80")]
+    assert "option httpchk GET /compute/" in cfg
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="no haproxy binary")
+def test_rendered_haproxy_config_is_valid(tmp_path):
+    cfg = subprocess.run(
+        ["bash", "-c", RENDER, "render", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "check.cfg").write_text(cfg)
+    subprocess.run(["haproxy", "-c", "-q", "-f", str(tmp_path / "check.cfg")], check=True)
+
+
+def meta_sections(path: Path) -> dict[str, list[str]]:
+    """local.conf's [[phase|file]] sections, each with its lines (comments dropped)."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if m := re.fullmatch(r"\[\[(\S+)\|(\S+)\]\]", line):
+            current = f"{m[1]}|{m[2]}"
+            sections[current] = []
+        elif line and not line.startswith("#"):
+            assert current, f"{path.name}: {line!r} before any [[phase|file]] section"
+            sections[current].append(line)
+    return sections
+
+
+def enabled(path: Path) -> set[str]:
+    lines = meta_sections(path)["local|localrc"]
+    assert "disable_all_services" in lines
+    return {s for ln in lines if ln.startswith("enable_service ") for s in ln.split()[1:]}
+
+
+def settings(path: Path) -> dict[str, str]:
+    lines = meta_sections(path)["local|localrc"]
+    return dict(ln.split("=", 1) for ln in lines if re.match(r"^[A-Z_]+=", ln))
+
+
+def test_local_conf_controller_runs_every_service():
+    path = DEVSTACK / "local.conf.controller"
+    services = enabled(path)
+    assert {"mysql", "rabbit", "key", "g-api", "placement-api", "q-svc"} <= services
+    assert {"n-api", "n-cond", "n-sch", "n-cpu"} <= services
+    assert {"uh-haproxy", "upgrade-harness"} <= services
+    assert any(ln.startswith("enable_plugin upgrade-harness ") for ln in meta_sections(path)[
+        "local|localrc"])  # fmt: skip
+
+
+def test_local_conf_compute_api_runs_nova_api_and_compute_only():
+    path = DEVSTACK / "local.conf.compute-api"
+    services = enabled(path)
+    assert {s for s in services if s.startswith("n-")} == {"n-api", "n-cpu"}
+    assert "uh-haproxy" in services and "upgrade-harness" not in services
+    assert not {"mysql", "rabbit", "key", "g-api", "placement-api"} & services
+    controller = settings(DEVSTACK / "local.conf.controller")
+    mine = settings(path)
+    assert mine["SERVICE_HOST"] == controller["HOST_IP"]
+    assert mine["UPGRADE_HARNESS_API_NODES"] == controller["UPGRADE_HARNESS_API_NODES"]
+    assert int(controller["UPGRADE_HARNESS_VRRP_PRIORITY"]) > int(
+        mine["UPGRADE_HARNESS_VRRP_PRIORITY"]
+    )
+
+
+def test_local_conf_services_are_the_plugins():
+    known = set(re.findall(r"is_service_enabled ([\w -]+)", (DEVSTACK / "plugin.sh").read_text()))
+    known = {s for group in known for s in group.split()}
+    for name in ("local.conf.controller", "local.conf.compute-api"):
+        ours = {s for s in enabled(DEVSTACK / name) if s.startswith(("uh-", "upgrade-harness"))}
+        assert ours and ours <= known, name
+
+
+# --- .github/ -------------------------------------------------------------------------------
+
+
+def workflow() -> dict:
+    return load(ROOT / ".github" / "workflows" / "upgrade.yaml")
+
+
+def test_workflow_runs_lint_and_the_embedded_roll_and_keeps_reports():
+    jobs = workflow()["jobs"]
+    runs = {name: [s.get("run", "") for s in job["steps"]] for name, job in jobs.items()}
+    assert "./toxw -e lint" in runs["lint"]
+    assert any(r.startswith("sudo") and r.endswith("./toxw -e upgrade") for r in runs["embedded"])
+    upload = next(s for s in jobs["embedded"]["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"].rstrip("/") == "reports"
+    assert upload["if"] == "always()"
+
+
+def test_workflow_actions_are_pinned_to_commits():
+    uses = [s["uses"] for job in workflow()["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert uses and all(SHA.match(u) for u in uses), uses
