@@ -27,6 +27,9 @@ function install_upgrade_harness_packages {
 }
 
 function install_upgrade_harness {
+    if is_ubuntu; then
+        install_package python3-venv
+    fi
     python3 -m venv "$UPGRADE_HARNESS_VENV"
     "$UPGRADE_HARNESS_VENV/bin/pip" install -q --upgrade pip
     "$UPGRADE_HARNESS_VENV/bin/pip" install -q "$UPGRADE_HARNESS_DIR"
