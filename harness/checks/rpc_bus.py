@@ -2,14 +2,16 @@
 is matched, by oslo.messaging's message id, with a delivery on every queue it was routed to.
 
 Each (message, queue) pair ends in one class:
-- delivered: at least one delivery on that queue (redeliveries add more, never less);
+- delivered: at least one delivery on that queue (redeliveries add more, never less) and,
+  for a call, a reply published for it;
 - pending: not delivered yet when tracing stopped, on a queue that still existed then, and
   either published in the last EDGE seconds or still sitting in that queue;
 - expired: a message with a TTL (oslo's calls carry their timeout) not consumed within it;
 - dropped: its queue went away with it, and the queue belonged to one process by design —
   a reply queue or a fanout queue — or a fanout published when no one listened;
-- lost: everything else — routed nowhere (a cast to a topic with no queue), or never
-  delivered on a queue that existed (deleted with it, or vanished).
+- lost: everything else — routed nowhere (a cast to a topic with no queue), never
+  delivered on a queue that existed (deleted with it, or vanished), or a call delivered
+  and never answered.
 Only `lost` fails the run; the other classes are counted and reported.
 """
 
@@ -73,6 +75,7 @@ def fates(records: list[dict], window: dict) -> list[Fate]:
     queues = Queues(records, window)
     stop = window.get("stop") or max((r["t"] for r in records), default=0.0)
     delivered = {(r["key"], r["queue"]) for r in records if r["kind"] == DELIVER}
+    replied = {r["key"] for r in records if r["kind"] == PUBLISH and r.get("role") == "reply"}
     out = []
     for p in sorted((r for r in records if r["kind"] == PUBLISH), key=lambda r: r["t"]):
         targets = list(p.get("routed_queues") or [])
@@ -81,7 +84,7 @@ def fates(records: list[dict], window: dict) -> list[Fate]:
             continue
         for q in targets:
             if (p["key"], q) in delivered:
-                out.append(Fate("delivered", "", p, q))
+                out.append(_answered(p, q, replied, stop))
             elif p["exchange"] == "" and not queues.existed(q, p["t"]):
                 # The default exchange reports the routing key as routed whether or not
                 # such a queue exists.
@@ -89,6 +92,18 @@ def fates(records: list[dict], window: dict) -> list[Fate]:
             else:
                 out.append(_undelivered(p, q, queues, stop))
     return out
+
+
+def _answered(p: dict, q: str, replied: set[str], stop: float) -> Fate:
+    """A delivered call must be answered: every oslo call gets a reply, a result or an
+    error. One taken off its queue and never answered was dropped by the process that took
+    it (oslo acks on arrival), and its caller timed out."""
+    if p.get("role") != "call" or not p.get("msg_id") or f"reply:{p['msg_id']}" in replied:
+        return Fate("delivered", "", p, q)
+    timeout = (p.get("expiration_ms") or 60_000) / 1000
+    if p["t"] + timeout > stop:
+        return Fate("pending", "delivered, not answered yet when tracing stopped", p, q)
+    return Fate("lost", "delivered, never answered", p, q)
 
 
 def _unroutable(p: dict) -> Fate:

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import process, wait
+from harness import collect, process, wait
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.infra.haproxy import Frontend
@@ -241,6 +241,20 @@ def wait_api(cloud: Cloud, node: Node, api: Api) -> float:
     url = f"http://{node.address}:{api.port}{api.health_path}"
     timeout = cloud.scenario.services.startup_timeout
     probe = min(3.0, timeout)  # one probe never outlasts the whole allowance
-    return wait.until(
-        lambda: wait.http_ok(url, probe), timeout, f"{api.name} on {node.name} answering {url}"
-    )
+    try:
+        return wait.until(
+            lambda: wait.http_ok(url, probe), timeout, f"{api.name} on {node.name} answering {url}"
+        )
+    except StepFailed as e:  # say why, from the service's own log, in the same sentence
+        tail = log_tail(cloud, cloud.log_path(node, api.name))
+        raise StepFailed(f"{e}; its log ends: {tail}") from None
+
+
+def log_tail(cloud: Cloud, path: Path, lines: int = 3, width: int = 600) -> str:
+    """The last lines of a log on one line, secrets redacted, for an error message."""
+    try:
+        tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {path})"
+    text = " | ".join(line.strip() for line in tail)[-width:] or "(empty)"
+    return collect.redact(text, cloud.secrets.values())

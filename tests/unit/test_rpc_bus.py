@@ -117,3 +117,28 @@ def test_an_undelivered_message_on_a_live_queue_long_before_the_end_is_lost():
 def test_no_trace_is_unknown_not_a_pass():
     assert judge(None).status == UNKNOWN
     assert judge([]).status == UNKNOWN
+
+
+def call(key, t, msg_id, queue="conductor", ttl=60_000):
+    return {**pub(key, t, queues=(queue,), method="object_class_action_versions", ttl=ttl),
+            "role": "call", "msg_id": msg_id}  # fmt: skip
+
+
+def reply(msg_id, t):
+    return {"kind": "publish", "t": t, "key": f"reply:{msg_id}", "exchange": "",
+            "role": "reply", "routing_keys": ["reply_a"], "routed_queues": ["reply_a"]}  # fmt: skip
+
+
+def test_a_call_delivered_and_never_answered_is_lost():
+    records = [call("c1", 25, "m1"), deliver("c1", 25.1),  # taken by a dying conductor
+               call("c2", 26, "m2"), deliver("c2", 26.1), reply("m2", 26.3),
+               deliver("reply:m2", 26.4, "reply_a")]  # fmt: skip
+    v = judge(records)
+    assert v.status == FAIL and v.counts["lost"] == 1
+    assert v.evidence[0]["why"] == "delivered, never answered"
+    assert v.evidence[0]["key"] == "c1" and v.evidence[0]["step"].startswith("6.5")
+
+
+def test_a_call_still_within_its_timeout_when_tracing_stopped_is_pending():
+    v = judge([call("c1", 90, "m1"), deliver("c1", 90.1)])
+    assert v.status == PASS and v.counts["pending"] == 1
