@@ -78,10 +78,12 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         summary["error"] = "interrupted"
         raise
     finally:
-        _conclude(summary, watch, resources, plan, run_dir)
-        events.close()
-        if not keep:
-            lifecycle.down(state_dir)
+        try:
+            _conclude(summary, watch, resources, plan, run_dir)
+        finally:  # a second Ctrl-C while concluding must not leave the cloud behind
+            events.close()
+            if not keep:
+                lifecycle.down(state_dir)
         verdict = _report(run_dir)
     return 0 if verdict == "pass" else 1
 
