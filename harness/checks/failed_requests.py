@@ -44,7 +44,8 @@ def attribute(r: Request, timeline: Timeline) -> dict:
         "error": r.error,
         "backend": r.backend,
         "backend_release": timeline.release_at(r.backend, process, r.received),
-        "step": timeline.step_at(r.sent),
+        # The step in progress when it failed; else when it was sent (a timeout, say).
+        "step": timeline.step_at(r.received) or timeline.step_at(r.sent),
         "request_id": r.request_id,
         "client": r.client,
     }
