@@ -1,0 +1,140 @@
+"""The devstack backend's vocabulary: what each plan step becomes on real devstack nodes.
+
+On devstack every service runs as a systemd unit `devstack@<name>.service` from one global
+venv (/opt/stack/data/venv). The harness installs each target release in a venv of its
+own beside it (Grenade keeps /opt/stack/old and /opt/stack/new; we keep one venv per
+release), so a restart onto the new release is: stop the unit, point its ExecStart at the
+release's venv, reload systemd, start it. HAProxy's admin socket is the one the devstack
+plugin (devstack/plugin.sh) creates on every API node; options go into /etc/<project> with
+devstack's own `iniset`.
+
+This module only says *what* to run where (pure, tested against the default plan); the
+backend that runs it over SSH through testinfra hosts comes next (issue 6).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from harness.plan import steps as st
+from harness.services import BY_NAME
+
+# harness process name → devstack service name (the unit is devstack@<name>.service)
+UNITS = {
+    "keystone-api": "keystone",
+    "glance-api": "g-api",
+    "placement-api": "placement-api",
+    "neutron-api": "neutron-api",
+    "nova-api": "n-api",
+    "nova-conductor": "n-cond-cell1",
+    "nova-scheduler": "n-sch",
+    "nova-compute": "n-cpu",
+}
+CONFIG = {
+    "keystone": "/etc/keystone/keystone.conf",
+    "glance": "/etc/glance/glance-api.conf",
+    "placement": "/etc/placement/placement.conf",
+    "neutron": "/etc/neutron/neutron.conf",
+    "nova": "/etc/nova/nova.conf",
+}
+COMPUTE_CONFIG = "/etc/nova/nova-cpu.conf"  # devstack gives nova-compute its own file
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are on a devstack node (devstack's and the plugin's defaults)."""
+
+    user: str = "stack"
+    devstack: str = "/opt/stack/devstack"
+    global_venv: str = "/opt/stack/data/venv"
+    releases: str = "/opt/stack/upgrade-harness/releases"  # one venv per release
+    admin_socket: str = "/opt/stack/data/upgrade-harness/admin.sock"
+
+    def venv(self, series: str) -> str:
+        return f"{self.releases}/{series}"
+
+
+@dataclass(frozen=True)
+class Command:
+    node: str  # a node name, or "*api" for every API node (each runs its own HAProxy)
+    command: str  # a shell command line, run as root on the node
+
+
+def unit(process: str) -> str:
+    return f"devstack@{UNITS[process]}.service"
+
+
+def commands(step: st.Step, layout: Layout, controller: str) -> list[Command]:
+    """The shell commands that carry out `step` on devstack nodes (API calls — disabling a
+    compute — are the same on every backend and not listed)."""
+    if isinstance(step, st.Install):
+        return _install(step, layout)
+    if isinstance(step, st.Manage):
+        return [_manage(step, layout, controller)]
+    if isinstance(step, st.SetOption):
+        return [_set_option(step, layout)]
+    if isinstance(step, st.Restart):
+        return _restart(step, layout)
+    if isinstance(step, st.Signal):
+        return [Command(step.host, f"systemctl kill --signal={step.signal} {unit(step.process)}")]
+    if isinstance(step, st.Drain):
+        return [_haproxy(f"set server {_frontend(step)}/{step.host} state drain", layout)]
+    if isinstance(step, st.Admit):
+        lines = [f"set server {_frontend(step)}/{n} state ready" for n in step.ready]
+        lines += [f"set server {_frontend(step)}/{n} state drain" for n in step.drain]
+        return [_haproxy(";".join(lines), layout)]
+    return []
+
+
+def _frontend(step: st.Step) -> str:
+    return BY_NAME[step.service].api.name
+
+
+def _install(step: st.Install, layout: Layout) -> list[Command]:
+    venv = layout.venv(step.series)
+    lock = f"{layout.releases}/{step.series}.txt"  # the harness's lock file, copied there
+    return [Command(step.host, f"uv venv --allow-existing {venv} && "
+                               f"uv pip install --python {venv}/bin/python -r {lock}")]  # fmt: skip
+
+
+def _manage(step: st.Manage, layout: Layout, controller: str) -> Command:
+    action = BY_NAME[step.service].actions[step.action]
+    tool, *args = action.command.split()
+    argv = [f"{layout.venv(step.series)}/bin/{tool}", *args]
+    return Command(controller, f"sudo -u {layout.user} {shlex.join(argv)}")
+
+
+def _set_option(step: st.SetOption, layout: Layout) -> Command:
+    files = [CONFIG[step.service]]
+    if step.service == "nova":
+        files.append(COMPUTE_CONFIG)  # the pin must reach nova-compute too
+    sets = " && ".join(
+        f"iniset {f} {shlex.quote(step.section)} {shlex.quote(step.key)} {shlex.quote(step.value)}"
+        for f in files
+    )
+    return Command(
+        step.host, f"bash -c {shlex.quote(f'source {layout.devstack}/inc/ini-config && {sets}')}"
+    )
+
+
+def _restart(step: st.Restart, layout: Layout) -> list[Command]:
+    name = unit(step.process)
+    path = f"/etc/systemd/system/{name}"
+    # Whatever venv the unit runs from now (devstack's, or an earlier release's), it runs
+    # from the target's next.
+    retarget = (
+        f"sed -i -E 's#^(ExecStart *= *)({layout.global_venv}|{layout.releases}/[^/]+)/#"
+        f"\\1{layout.venv(step.series)}/#' {path}"
+    )
+    return [
+        Command(step.host, f"systemctl stop {name}"),
+        Command(step.host, f"{retarget} && systemctl daemon-reload"),
+        Command(step.host, f"systemctl start {name}"),
+    ]
+
+
+def _haproxy(line: str, layout: Layout) -> Command:
+    return Command(
+        "*api", f"echo {shlex.quote(line)} | socat stdio unix-connect:{layout.admin_socket}"
+    )

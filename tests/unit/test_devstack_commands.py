@@ -1,0 +1,70 @@
+"""What the devstack backend would run for each step of the default plan: systemd units
+devstack@<name>, the release's own venv, devstack's iniset, the plugin's admin socket."""
+
+import pytest
+
+from harness import scenario
+from harness.plan import planner
+from harness.plan import steps as st
+from harness.topology import devstack
+
+from .test_planner import DEFAULT
+
+PLAN = planner.build(scenario.load(DEFAULT), 42)
+LAYOUT = devstack.Layout()
+API_ONLY = (st.Disable, st.Enable)  # nova API calls: the same on every backend
+
+
+def cmds(step):
+    return devstack.commands(step, LAYOUT, "controller")
+
+
+@pytest.mark.parametrize("step_id", [i for i, _, _ in PLAN.numbered()])
+def test_every_step_of_the_default_plan_has_its_devstack_commands(step_id):
+    step = dict((i, s) for i, _, s in PLAN.numbered())[step_id]
+    out = cmds(step)
+    if isinstance(step, API_ONLY):
+        assert out == []
+        return
+    assert out, step
+    nodes = {n.name for n in PLAN.scenario.nodes} | {"*api"}
+    assert all(c.node in nodes and c.command for c in out)
+
+
+def test_a_restart_stops_the_unit_points_it_at_the_release_venv_and_starts_it():
+    step = next(s for _, _, s in PLAN.numbered()
+                if isinstance(s, st.Restart) and s.process == "nova-conductor")  # fmt: skip
+    stop, retarget, start = cmds(step)
+    assert stop.command == "systemctl stop devstack@n-cond-cell1.service"
+    assert "/opt/stack/upgrade-harness/releases/2026.2/" in retarget.command
+    assert "/etc/systemd/system/devstack@n-cond-cell1.service" in retarget.command
+    assert retarget.command.endswith("systemctl daemon-reload")
+    assert start.command == "systemctl start devstack@n-cond-cell1.service"
+    assert {stop.node, retarget.node, start.node} == {"controller"}
+
+
+def test_db_syncs_run_on_the_controller_with_the_target_code_as_the_stack_user():
+    step = next(s for _, _, s in PLAN.numbered()
+                if isinstance(s, st.Manage) and s.action == "api-db-sync")  # fmt: skip
+    (c,) = cmds(step)
+    assert c.node == "controller"
+    assert c.command == ("sudo -u stack /opt/stack/upgrade-harness/releases/2026.2/bin/"
+                         "nova-manage api_db sync")  # fmt: skip
+
+
+def test_the_pin_goes_into_nova_conf_and_the_computes_own_file():
+    step = next(s for _, _, s in PLAN.numbered() if isinstance(s, st.SetOption))
+    (c,) = cmds(step)
+    assert "iniset /etc/nova/nova.conf upgrade_levels compute auto" in c.command
+    assert "iniset /etc/nova/nova-cpu.conf upgrade_levels compute auto" in c.command
+
+
+def test_a_handover_is_one_admin_socket_command_on_every_api_nodes_haproxy():
+    step = next(s for _, _, s in PLAN.numbered()
+                if isinstance(s, st.Admit) and s.drain and s.service == "nova")  # fmt: skip
+    (c,) = cmds(step)
+    assert c.node == "*api"
+    assert (
+        "'set server nova-api/controller state ready;set server nova-api/compute-api state drain'"
+    ) in c.command
+    assert c.command.endswith("socat stdio unix-connect:/opt/stack/data/upgrade-harness/admin.sock")
