@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,24 +129,46 @@ def _start_service(cloud: Cloud, svc: Service) -> None:
              time.monotonic() - started)  # fmt: skip
 
 
-def start_api(cloud: Cloud, svc: Service, node: Node, series: str) -> process.Proc:
-    env = cloud.service_env(series, svc.api_env(cloud, node))
-    ini = uwsgi_ini(cloud, node, svc.api, env, series)
-    argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
-    proc = process.spawn(svc.api.name, node.name, cloud.netns(node), argv, env,
-                         cloud.log_path(node, svc.api.name), series)  # fmt: skip
+@dataclass(frozen=True)
+class Launch:
+    """What starting one process runs: its command line, its environment, its log file."""
+
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+
+
+def launch(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> Launch:
+    """How process `name` of `svc` starts on `node` on `series`: the same whether the
+    harness spawns it in the node's namespace or a node starts it (over SSH, say)."""
+    if svc.api and name == svc.api.name:
+        env = cloud.service_env(series, svc.api_env(cloud, node))
+        ini = uwsgi_ini(cloud, node, svc.api, env, series)
+        argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
+    else:
+        argv, env = svc.daemon_argv(cloud, node, name), cloud.service_env(series)
+    return Launch(argv, env, cloud.log_path(node, name))
+
+
+def started(cloud: Cloud, proc: process.Proc) -> process.Proc:
+    """Record a process that was just started, so `down` finds and stops it."""
     cloud.add_process(proc)
-    cloud.set_release(node.name, svc.api.name, series)
+    cloud.set_release(proc.node, proc.name, proc.release or cloud.scenario.release_from)
     return proc
+
+
+def start_process(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> process.Proc:
+    run = launch(cloud, svc, node, name, series)
+    proc = process.spawn(name, node.name, cloud.netns(node), run.argv, run.env, run.log, series)
+    return started(cloud, proc)
+
+
+def start_api(cloud: Cloud, svc: Service, node: Node, series: str) -> process.Proc:
+    return start_process(cloud, svc, node, svc.api.name, series)
 
 
 def start_daemon(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> process.Proc:
-    argv = svc.daemon_argv(cloud, node, name)
-    proc = process.spawn(name, node.name, cloud.netns(node), argv, cloud.service_env(series),
-                         cloud.log_path(node, name), series)  # fmt: skip
-    cloud.add_process(proc)
-    cloud.set_release(node.name, name, series)
-    return proc
+    return start_process(cloud, svc, node, name, series)
 
 
 # -- down ---------------------------------------------------------------------------------
@@ -219,17 +242,7 @@ def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
     cloud = Cloud.load(state_dir)
     if cloud is None:
         return None, [], {}
-    venvs = {path: series for series, path in cloud.record["venvs"].items()}
-    rows = [
-        ProcStatus(
-            p.node,
-            p.name,
-            running_release(p.pid, venvs) or p.release or "-",
-            p.pid,
-            process.alive(p),
-        )  # fmt: skip
-        for p in cloud.processes()
-    ]
+    rows = [proc_status(p, venvs_by_path(cloud)) for p in cloud.processes()]
     try:
         backends = haproxy.server_status(cloud)
     except OSError:
@@ -237,22 +250,47 @@ def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
     return cloud, rows, backends
 
 
-def running_release(pid: int, venvs: dict[str, str]) -> str | None:
+def venvs_by_path(cloud: Cloud) -> dict[str, str]:
+    return {path: series for series, path in cloud.record["venvs"].items()}
+
+
+# Reads a file under /proc (for /proc/<pid>/exe: where the link points); OSError if it
+# cannot. Status asks the local /proc, or a node's through its testinfra host.
+ProcReader = Callable[[str], str]
+
+
+def read_proc(path: str) -> str:
+    if path.endswith("/exe"):
+        return os.readlink(path)
+    return Path(path).read_bytes().decode(errors="replace")
+
+
+def proc_status(p: process.Proc, venvs: dict[str, str], read: ProcReader = read_proc) -> ProcStatus:
+    """One process the record lists: its release (asked of the process itself, else the
+    one it was started on) and whether it is alive (its pid with its start time)."""
+    try:
+        fields = process.parse_stat(read(f"/proc/{p.pid}/stat"))
+    except (OSError, ValueError):
+        fields = None
+    release = running_release(p.pid, venvs, read) if fields else None
+    return ProcStatus(p.node, p.name, release or p.release or "-", p.pid,
+                      process.is_alive(fields, p.start_ticks))  # fmt: skip
+
+
+def running_release(pid: int, venvs: dict[str, str], read: ProcReader = read_proc) -> str | None:
     """Ask the process itself which release it runs: the venv its executable, its command
     line (cotyledon rewrites it to "nova-conductor: master process [<venv>/bin/…]") or,
     failing both, the code it has mapped into memory comes from."""
     try:
-        exe = str(Path(f"/proc/{pid}/exe").resolve())
-        cmdline = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
+        exe = read(f"/proc/{pid}/exe")
+        cmdline = read(f"/proc/{pid}/cmdline").replace("\0", " ")
     except OSError:
         return None
     for probe in (exe + "/", cmdline):
         if release := release_in(probe, venvs):
             return release
     try:
-        return release_in(Path(f"/proc/{pid}/maps").read_text(), venvs)
+        return release_in(read(f"/proc/{pid}/maps"), venvs)
     except OSError:
         return None
 

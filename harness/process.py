@@ -70,13 +70,18 @@ def spawn(
     return Proc(name, node, child.pid, _start_ticks(child.pid) or 0, str(log), release)
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
+def parse_stat(raw: str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [0] is the state, [2] the
+    process group, [19] the start time in clock ticks."""
     # The command name (field 2) may hold spaces; fields after the closing paren are fixed.
     return raw[raw.rindex(")") + 2 :].split()
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -84,11 +89,16 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
-def alive(proc: Proc) -> bool:
-    fields = _stat(proc.pid)
+def is_alive(fields: list[str] | None, start_ticks: int) -> bool:
+    """Whether stat `fields` (None: no such pid) are those of a live process started at
+    `start_ticks`: the same pid reused by another process is not ours."""
     if not fields or fields[0] == "Z":
         return False
-    return int(fields[19]) == proc.start_ticks
+    return int(fields[19]) == start_ticks
+
+
+def alive(proc: Proc) -> bool:
+    return is_alive(_stat(proc.pid), proc.start_ticks)
 
 
 def group_members(pgid: int) -> list[int]:
