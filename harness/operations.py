@@ -31,6 +31,11 @@ def stop(cloud: Cloud, node: str, name: str, timeout: float | None = None) -> pr
     record = process.stop(
         proc, cloud.scenario.services.stop_timeout if timeout is None else timeout
     )
+    return stopped(cloud, proc, record)
+
+
+def stopped(cloud: Cloud, proc: process.Proc, record: process.StopRecord) -> process.StopRecord:
+    """Forget a process that was stopped and keep how it stopped (a forced kill is a finding)."""
     cloud.remove_process(proc)
     cloud.record["stops"].append(record.__dict__)
     cloud.save()
@@ -44,18 +49,24 @@ def kill(cloud: Cloud, node: str, name: str) -> process.StopRecord:
 
 def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) -> None:
     svc = BY_NAME[service]
-    node = cloud.scenario.node(node_name)
+    since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    lifecycle.start_process(cloud, svc, cloud.scenario.node(node_name), name, series)
+    wait_started(cloud, service, node_name, name, since)
+
+
+def wait_started(
+    cloud: Cloud, service: str, node_name: str, name: str, since: datetime.datetime
+) -> None:
+    """Wait until a process started at `since` (UTC) serves: an API answers and HAProxy
+    checked it healthy; a nova service reported up."""
+    svc = BY_NAME[service]
     if svc.api and name == svc.api.name:
-        lifecycle.start_api(cloud, svc, node, series)
-        wait_api(cloud, node, svc.api)
+        wait_api(cloud, cloud.scenario.node(node_name), svc.api)
         # Answering us is not enough: HAProxy must have seen it healthy too, or admitting
         # it (and draining the old one in a handover) leaves the VIP with no server.
         wait_checked_healthy(cloud, svc.api.name, node_name)
-    else:
-        since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        lifecycle.start_daemon(cloud, svc, node, name, series)
-        if name in NOVA_BINARIES:
-            wait_nova_service_up(cloud, node_name, name, since)
+    elif name in NOVA_BINARIES:
+        wait_nova_service_up(cloud, node_name, name, since)
 
 
 def restart(cloud: Cloud, service: str, node: str, name: str, series: str) -> process.StopRecord:
