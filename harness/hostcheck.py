@@ -57,26 +57,30 @@ def planned_options(plan: Plan) -> Options:
     return options
 
 
-def check_hosts(cloud: Cloud, plan: Plan, target: str | None = None) -> dict:
+def check_hosts(
+    cloud: Cloud, plan: Plan, target: str | None = None, transport: str = "netns"
+) -> dict:
     """Run every host check on every node (the nodes in parallel); `target` defaults to
-    the plan's target release."""
+    the plan's target release; `transport` is how the nodes are reached (hosts.TRANSPORTS)."""
     target = target or plan.scenario.release_to
     options = planned_options(plan)
     nodes = cloud.scenario.nodes
     started = time.time()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        per_node = list(pool.map(lambda n: check_node(cloud, n, target, options), nodes))
+        per_node = list(pool.map(lambda n: check_node(cloud, n, target, options, transport), nodes))
     return {
         "target": target,
         "started": round(started, 3),
         "duration": round(time.time() - started, 3),
-        "hosts": {n.name: host_url(cloud, n) for n in nodes},
+        "hosts": {n.name: host_url(cloud, n, transport) for n in nodes},
         "checks": [asdict(c) for checks in per_node for c in checks],
     }
 
 
-def check_node(cloud: Cloud, node: Node, target: str, options: Options) -> list[Check]:
-    host = host_for(cloud, node)
+def check_node(
+    cloud: Cloud, node: Node, target: str, options: Options, transport: str = "netns"
+) -> list[Check]:
+    host = host_for(cloud, node, transport)
     checks = releases(cloud, host, node, target)
     checks += config(cloud, host, node, options)
     checks += listening(cloud, host, node)

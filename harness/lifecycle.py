@@ -30,7 +30,9 @@ from harness.services.base import uwsgi_ini, wait_api
 from harness.services.keystone import register
 from harness.topology import netns
 
-INFRA = ("haproxy", "rabbitmq", "epmd", "mariadb")  # stopped last, in this order
+# Not OpenStack services: stopped last, in this order. sshd is the nodes' SSH transport
+# (harness/topology/ssh.py), when it runs.
+INFRA = ("sshd", "haproxy", "rabbitmq", "epmd", "mariadb")
 # Tearing down needs no grace: nothing of the cloud is kept. (Graceful stops during the
 # roll use the scenario's stop_timeout.)
 TEARDOWN_TIMEOUT = 10.0
@@ -153,7 +155,8 @@ def launch(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> La
 def started(cloud: Cloud, proc: process.Proc) -> process.Proc:
     """Record a process that was just started, so `down` finds and stops it."""
     cloud.add_process(proc)
-    cloud.set_release(proc.node, proc.name, proc.release or cloud.scenario.release_from)
+    if proc.release:
+        cloud.set_release(proc.node, proc.name, proc.release)
     return proc
 
 

@@ -4,7 +4,8 @@ testinfra has no network-namespace backend; `NetnsBackend` is one: every command
 `ip netns exec <namespace> /bin/sh -c <command>`, so sockets are the node's own (ss sees
 only the namespace's sockets). Processes and files are the machine's, as on one host.
 Hosts are chosen by URL: `netns://<namespace>` here, any testinfra URL otherwise
-(`ssh://stack@node?sudo=true` for a devstack node), so a new place to run is a new URL.
+(`ssh://stack@node?sudo=true` for a devstack node, `ssh://root@<address>` for an embedded
+node running sshd), so a new place to run is a new URL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from testinfra.host import Host
 
 from harness.cloud import Cloud
 from harness.scenario import Node
+from harness.topology import ssh
 
 SCHEME = "netns"
 
@@ -50,10 +52,19 @@ def get_host(url: str) -> Host:
     return host
 
 
-def host_url(cloud: Cloud, node: Node | str) -> str:
+TRANSPORTS = (SCHEME, "ssh")
+
+
+def host_url(cloud: Cloud, node: Node | str, transport: str = SCHEME) -> str:
+    """The node's URL: `netns` runs commands in its namespace from here; `ssh` goes through
+    the sshd running in it (harness/topology/ssh.py), as a devstack node is reached."""
+    if transport == "ssh":
+        return ssh.ssh_url(cloud, node)
+    if transport != SCHEME:
+        raise ValueError(f"unknown transport {transport!r}; known: {', '.join(TRANSPORTS)}")
     return f"{SCHEME}://{cloud.netns(node)}"
 
 
-def host_for(cloud: Cloud, node: Node | str) -> Host:
+def host_for(cloud: Cloud, node: Node | str, transport: str = SCHEME) -> Host:
     """The node as a testinfra host: `host.run`, `host.file`, `host.socket`, `host.process`."""
-    return get_host(host_url(cloud, node))
+    return get_host(host_url(cloud, node, transport))

@@ -155,7 +155,7 @@ def healthy(cloud, venv=NEW, pin=True, stat=None):
 
 
 def run_checks(monkeypatch, cloud, fakes, target="2026.2"):
-    monkeypatch.setattr(hostcheck, "host_for", lambda c, node: fakes[node.name])
+    monkeypatch.setattr(hostcheck, "host_for", lambda c, node, transport: fakes[node.name])
     result = hostcheck.check_hosts(cloud, planner.build(cloud.scenario, 42), target)
     return {(c["node"], c["check"]): c for c in result["checks"]}, result
 
