@@ -208,7 +208,7 @@ def teardown(cloud: Cloud) -> None:
     if cloud.record["bridge"]:
         netns.delete_link(cloud.record["bridge"])
     cloud.forget()
-    for sub in ("nodes", "shared", "logs"):
+    for sub in ("nodes", "shared", "logs", "ssh"):  # ssh: the SSH transport's keys
         shutil.rmtree(cloud.state_dir / sub, ignore_errors=True)
     log.info("down: %d processes stopped, %d namespaces and the bridge removed",
              len(stops), len(cloud.record["namespaces"]))  # fmt: skip

@@ -163,6 +163,7 @@ def test_down_leaves_nothing_sshd_included(cloud, state_dir):
     assert done.returncode == 0, done.stderr
     after = footprint(state_dir)
     assert after.empty(), after
+    assert not (state_dir / "ssh").exists()  # the cloud's keys go with it
     ssh_dir = str(state_dir / "ssh")
     left = []
     for entry in Path("/proc").iterdir():
