@@ -245,7 +245,8 @@ def status(state_dir: Path) -> tuple[Cloud | None, list[ProcStatus], dict]:
     cloud = Cloud.load(state_dir)
     if cloud is None:
         return None, [], {}
-    rows = [proc_status(p, venvs_by_path(cloud)) for p in cloud.processes()]
+    venvs = venvs_by_path(cloud)
+    rows = [proc_status(p, venvs) for p in cloud.processes()]
     try:
         backends = haproxy.server_status(cloud)
     except OSError:
