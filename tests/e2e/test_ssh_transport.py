@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import hostcheck, lifecycle, process
+from harness import hostcheck, lifecycle, operations, process
 from harness.cloud import Cloud
 from harness.infra import haproxy
 from harness.plan import planner
@@ -104,10 +104,14 @@ def test_nova_api_restarts_over_ssh_and_serves_through_the_vip_again(cloud, stat
     node = S.node("compute-api")
     old = cloud.processes(node.name, "nova-api")[-1]
     host = hosts.host_for(cloud, node, "ssh")
+    # As the plan does it: drained first (an API serving requests may take the whole
+    # grace to stop), admitted again once HAProxy has seen it healthy.
+    operations.drain(cloud, "nova-api", node.name)
     stop, new = timed(
         "restart of nova-api on compute-api over SSH",
         remote.restart, cloud, host, "nova", node.name, "nova-api", BASE,
     )  # fmt: skip
+    operations.admit(cloud, "nova-api", (node.name,), ())
     print(f"[ssh e2e] nova-api stopped in {stop.waited:.2f} s (forced: {stop.forced})")
     assert stop.pid == old.pid and not stop.forced
     assert new.pid != old.pid and not process.alive(old) and process.alive(new)
