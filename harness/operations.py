@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import signal as signals
+import socket
 import time
 
 from harness import lifecycle, openstack_api, process, wait
@@ -49,9 +50,30 @@ def kill(cloud: Cloud, node: str, name: str) -> process.StopRecord:
 
 def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) -> None:
     svc = BY_NAME[service]
+    if svc.api and name == svc.api.name:
+        wait_port_free(cloud, node_name, svc.api.port)
     since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     lifecycle.start_process(cloud, svc, cloud.scenario.node(node_name), name, series)
     wait_started(cloud, service, node_name, name, since)
+
+
+def wait_port_free(cloud: Cloud, node: str, port: int, timeout: float = 30) -> None:
+    """An API's port must be free before its successor binds it: a stopped uwsgi's last
+    children can hold the listening socket a moment after the process group is gone (seen
+    once: neutron-api's successor died on "Address already in use")."""
+    address = cloud.scenario.node(node).address
+    try:
+        wait.until(lambda: not _accepting(address, port), timeout, f"{address}:{port} free")
+    except StepFailed as e:
+        raise StepFailed(f"{e}: something still listens there after the stop") from None
+
+
+def _accepting(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_started(

@@ -113,7 +113,9 @@ def test_nova_api_restarts_over_ssh_and_serves_through_the_vip_again(cloud, stat
     )  # fmt: skip
     operations.admit(cloud, "nova-api", (node.name,), ())
     print(f"[ssh e2e] nova-api stopped in {stop.waited:.2f} s (forced: {stop.forced})")
-    assert stop.pid == old.pid and not stop.forced
+    # A uwsgi API sometimes outlasts the SIGTERM grace (README: findings); then the stop
+    # over SSH must have killed it, as the local one does.
+    assert stop.pid == old.pid and (not stop.forced or stop.waited >= S.services.stop_timeout)
     assert new.pid != old.pid and not process.alive(old) and process.alive(new)
     # Started on the node itself: in its namespace, its own session, the harness's log.
     ns = subprocess.run(["ip", "netns", "identify", str(new.pid)], capture_output=True, text=True)
