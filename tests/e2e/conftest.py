@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import prereqs
+from harness.cloud import Cloud
 from harness.scenario import load
 from harness.topology import netns
 
@@ -92,3 +93,13 @@ def state_dir():
     yield path
     harness(path, "down", timeout=300)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cloud(state_dir):
+    """A test module's own cloud at the e2e scenario's base release, on a clean machine."""
+    before = footprint(state_dir)
+    assert before.empty(), f"a previous test cloud is still here: {before}"
+    up = harness(state_dir, "up", str(SCENARIO))
+    assert up.returncode == 0, up.stderr[-3000:]
+    return Cloud.load(state_dir)

@@ -12,10 +12,7 @@ import stat
 import subprocess
 import urllib.request
 
-import pytest
-
 from harness import smoke
-from harness.cloud import Cloud
 from harness.infra import haproxy
 from harness.scenario import load
 
@@ -23,15 +20,6 @@ from .conftest import SCENARIO, footprint, harness
 
 S = load(SCENARIO)
 VIP = S.network.vip
-
-
-@pytest.fixture(scope="module")
-def cloud(state_dir):
-    before = footprint(state_dir)
-    assert before.empty(), f"a previous test cloud is still here: {before}"
-    up = harness(state_dir, "up", str(SCENARIO))
-    assert up.returncode == 0, up.stderr[-3000:]
-    return Cloud.load(state_dir)
 
 
 def get(url: str, headers: dict | None = None, data: bytes | None = None):

@@ -11,8 +11,6 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from harness import hostcheck, job, judge, openstack_api, operations, smoke
 from harness.checks import hosts, record
 from harness.checks import resources as resources_oracle
@@ -27,17 +25,10 @@ from harness.plan.events import EventLog
 from harness.releases import venv
 from harness.scenario import load
 
-from .conftest import SCENARIO, harness
+from .conftest import SCENARIO
 
 FAULT = "F.1"
 AFTERMATH = 10.0  # seconds after a fault in which failures are still its doing
-
-
-@pytest.fixture(scope="module")
-def cloud(state_dir):
-    up = harness(state_dir, "up", str(SCENARIO))
-    assert up.returncode == 0, up.stderr[-3000:]
-    return Cloud.load(state_dir)
 
 
 def watched(cloud: Cloud, run_dir, description: str, fault, settle_bound: float = 60):

@@ -14,8 +14,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from harness import hostcheck, lifecycle, operations, process
 from harness.cloud import Cloud
 from harness.infra import haproxy
@@ -27,15 +25,6 @@ from .conftest import SCENARIO, footprint, harness
 
 S = load(SCENARIO)
 BASE = S.release_from
-
-
-@pytest.fixture(scope="module")
-def cloud(state_dir):
-    before = footprint(state_dir)
-    assert before.empty(), f"a previous test cloud is still here: {before}"
-    up = harness(state_dir, "up", str(SCENARIO))
-    assert up.returncode == 0, up.stderr[-3000:]
-    return Cloud.load(state_dir)
 
 
 def timed(what: str, fn, *args, **kw):
