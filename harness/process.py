@@ -11,9 +11,11 @@ service that ignores SIGTERM is a finding, not a harness crash.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -174,3 +176,15 @@ def run(
             timeout=timeout,
             check=False,
         )
+
+
+def start_helper(module: str, settings: dict, config: Path, log: Path) -> subprocess.Popen:
+    """A harness helper process (`python -m <module> <config>`, the load worker or the bus
+    tracer) in the root namespace: its settings in a 0600 file (they hold a password), its
+    output appended to `log`."""
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(settings, f)
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", module, str(config)], stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip

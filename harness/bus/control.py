@@ -4,13 +4,12 @@ off, let the tracer drain, and keep queue snapshots from both edges (bus/queues.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import process
 from harness.cloud import AMQP_PORT, Cloud
 from harness.errors import StepFailed
 from harness.infra import rabbitmq
@@ -58,13 +57,7 @@ def start(cloud: Cloud, run_dir: Path, timeout: float = 30) -> Trace:
         "bridge": cloud.scenario.network.bridge,
     }  # fmt: skip
     config = cloud.state_dir / "tracer.json"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(settings, f)
-    log = open(bus_dir / "tracer.log", "ab")  # noqa: SIM115 (the child inherits it)
-    argv = [sys.executable, "-m", "harness.bus.tracer", str(config)]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    proc = process.start_helper("harness.bus.tracer", settings, config, bus_dir / "tracer.log")
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

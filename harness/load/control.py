@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import process
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 
@@ -52,13 +50,7 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: flo
         "ledger": str(ledger), "stop_file": str(stop_file), "max_seconds": max_seconds,
     }  # fmt: skip
     config = cloud.state_dir / "load.json"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(settings, f)
-    log = open(load_dir / "worker.log", "ab")  # noqa: SIM115 (the child inherits it)
-    argv = [sys.executable, "-m", "harness.load.worker", str(config)]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    proc = process.start_helper("harness.load.worker", settings, config, load_dir / "worker.log")
     _wait_first_request(proc, ledger)
     return Load(proc, ledger, stop_file, config)
 
