@@ -163,6 +163,21 @@ class Cloud:
     def vip_url(self, port: int, path: str = "") -> str:
         return f"http://{self.vip}:{port}{path}"
 
+    def endpoint(self, project: str) -> str:
+        """The base URL of a project's API behind the VIP (what a client puts paths after)."""
+        from harness.services import BY_NAME  # the services import this module
+
+        return self.vip_url(BY_NAME[project].api.port)
+
+    @property
+    def auth_url(self) -> str:
+        return self.endpoint("keystone") + "/v3"
+
+    @property
+    def bridge(self) -> str | None:
+        """The bridge that makes the VIP ours (the load stops if it goes away)."""
+        return self.scenario.network.bridge
+
     @property
     def controller_address(self) -> str:
         return self.scenario.controller.address

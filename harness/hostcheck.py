@@ -177,7 +177,7 @@ def listening(cloud: Cloud, host: Host, node: Node) -> list[Check]:
 
     sockets = []  # (what listens, address, port)
     for api in (svc.api for svc in ORDER if svc.api):
-        if node.has("api"):
+        if node.serves(api.name):
             sockets.append((api.name, node.address, api.port))
         if node.name == cloud.scenario.controller.name:
             sockets.append((f"haproxy {api.name}", cloud.vip, api.port))
@@ -208,6 +208,9 @@ def backends(cloud: Cloud, host: Host, node: Node) -> list[Check]:
         return status.get((frontend, server), "absent")
 
     servers = [
-        (svc.api.name, n.name) for svc in ORDER if svc.api for n in cloud.scenario.with_role("api")
+        (svc.api.name, n.name)
+        for svc in ORDER
+        if svc.api
+        for n in cloud.scenario.serving(svc.api.name)
     ]
     return [_probe(node, f"backend {fe}/{srv}", UP, state, fe, srv) for fe, srv in servers]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness import collect, hostcheck, lifecycle, report, smoke
 from harness import scenario as scenario_mod
+from harness.backends.embedded import releases_now
 from harness.checks import record
 from harness.cloud import Cloud
 from harness.errors import StepFailed
@@ -174,4 +175,4 @@ def verify(cloud: Cloud) -> dict:
     """After the roll, a new server boots. Where each process ended, its config and HAProxy
     are the hosts oracle's to judge (hostcheck), with the others."""
     server = smoke.boot_and_delete(cloud)
-    return {"server_after_roll": asdict(server), "releases": runner.releases_now(cloud)}
+    return {"server_after_roll": asdict(server), "releases": releases_now(cloud)}
