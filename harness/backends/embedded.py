@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import lifecycle, nova_services, openstack_api, operations
+from harness import collect, hostcheck, lifecycle, nova_services, openstack_api, operations
 from harness.backends import Releases, Stop
 from harness.cloud import Cloud
 from harness.progress import log
@@ -70,3 +70,34 @@ def releases_now(cloud: Cloud) -> Releases:
         if release:
             out.setdefault(proc.node, {})[proc.name] = release
     return out
+
+
+class EmbeddedTarget:
+    """A run's embedded target: `harness up`'s cloud, the embedded backend, the host checks
+    through the namespaces, the logs from the state dir, and `harness down` at the end."""
+
+    name = "embedded"
+    trace_bus = True  # RabbitMQ is ours: the tracer sees every message
+
+    def __init__(self, scenario_path: Path, scenario, state_dir: Path, cache_dir: Path):
+        self.scenario_path, self.scenario = scenario_path, scenario
+        self.state_dir, self.cache_dir = state_dir, cache_dir
+        self.cloud: Cloud | None = None
+        self.backend: Embedded | None = None
+
+    def up(self) -> Cloud:
+        # Both releases are built before anything runs: a broken lock fails here, not mid-roll.
+        s = self.scenario
+        venvs = lifecycle.build_venvs([s.release_from, s.release_to], self.cache_dir)
+        self.cloud = lifecycle.up(self.scenario_path, self.state_dir, self.cache_dir, venvs)
+        self.backend = Embedded(self.cloud, self.cache_dir)
+        return self.cloud
+
+    def check_hosts(self, plan) -> dict:
+        return hostcheck.check_hosts(self.cloud, plan)
+
+    def collect_logs(self, dest: Path) -> int:
+        return collect.collect_logs(self.cloud, dest)
+
+    def down(self) -> None:
+        lifecycle.down(self.state_dir)

@@ -35,8 +35,9 @@ def test_a_restart_stops_the_unit_points_it_at_the_release_venv_and_starts_it():
     step = next(s for _, _, s in PLAN.numbered()
                 if isinstance(s, st.Restart) and s.process == "nova-conductor")  # fmt: skip
     stop, retarget, start = cmds(step)
-    assert stop.command == "systemctl stop devstack@n-cond-cell1.service"
-    assert "/opt/stack/upgrade-harness/releases/2026.2/" in retarget.command
+    assert "systemctl stop devstack@n-cond-cell1.service;" in stop.command
+    assert "systemctl show -p Result --value devstack@n-cond-cell1.service" in stop.command
+    assert "/opt/stack/upgrade-harness-releases/2026.2/" in retarget.command
     assert "/etc/systemd/system/devstack@n-cond-cell1.service" in retarget.command
     assert retarget.command.endswith("systemctl daemon-reload")
     assert start.command == "systemctl start devstack@n-cond-cell1.service"
@@ -48,7 +49,7 @@ def test_db_syncs_run_on_the_controller_with_the_target_code_as_the_stack_user()
                 if isinstance(s, st.Manage) and s.action == "api-db-sync")  # fmt: skip
     (c,) = cmds(step)
     assert c.node == "controller"
-    assert c.command == ("sudo -u stack /opt/stack/upgrade-harness/releases/2026.2/bin/"
+    assert c.command == ("sudo -u stack /opt/stack/upgrade-harness-releases/2026.2/bin/"
                          "nova-manage api_db sync")  # fmt: skip
 
 
