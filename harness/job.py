@@ -67,6 +67,8 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     target = open_target(backend, scenario_path, state_dir, cache_dir, nodes)
     plan = plan_for(scenario_path, seed, nodes)
     s = plan.scenario
+    # Up first: a cloud that does not come up (or nodes out of reach) leaves no run folder.
+    cloud = target.up()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{s.name}-{plan.seed}"
     run_dir = report_dir or Path("reports") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,6 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     shutil.copyfile(scenario_path, run_dir / "scenario.yaml")  # to judge it again offline
     log.info("run %s on %s: seed %d, %s -> %s, %d steps; report in %s", run_id, target.name,
              plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
-    cloud = target.up()
     where = f" --backend devstack --nodes {nodes}" if nodes else ""
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed, "backend": target.name,

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import datetime
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from testinfra.backend import base
 from testinfra.host import Host
 
@@ -179,3 +182,21 @@ def test_node_defaults_follow_novas_two_node_guide(site):
     assert other.roles == ("nova-api", "compute") and other.hostname == "compute-api"
     assert other.url == "ssh://stack@10.0.0.12?sudo=true"
     assert Path(site.clouds_yaml).name == "clouds.yaml"
+
+
+def test_a_node_out_of_reach_ends_the_run_with_exit_2_and_no_run_folder(tmp_path):
+    nodes = tmp_path / "nodes.yaml"
+    # Port 1 on loopback: nothing listens, so SSH is refused at once.
+    nodes.write_text(yaml.safe_dump({"nodes": [
+        {"name": n["name"], "address": n["address"], "url": "ssh://stack@127.0.0.1:1"}
+        for n in NODES["nodes"]]}))  # fmt: skip
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "--state-dir", str(tmp_path / "state"), "run",
+         "--backend", "devstack", "--nodes", str(nodes), "--report-dir", str(reports),
+         str(DEFAULT)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Cannot reach devstack node controller" in done.stderr
+    assert not reports.exists()
