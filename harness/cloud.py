@@ -171,6 +171,12 @@ class Cloud:
     def vip_url(self, port: int, path: str = "") -> str:
         return f"http://{self.vip}:{port}{path}"
 
+    def broker(self):
+        """The message bus, for the tracer (harness/bus/control.py)."""
+        from harness.infra import rabbitmq  # infra modules import this one
+
+        return rabbitmq.Broker(self)
+
     def endpoint(self, project: str) -> str:
         """The base URL of a project's API behind the VIP (what a client puts paths after)."""
         from harness.services import BY_NAME  # the services import this module

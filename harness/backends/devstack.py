@@ -13,11 +13,13 @@ counterpart, with nothing to bring up or take down: devstack deployed it.
 
 from __future__ import annotations
 
+import configparser
 import datetime
 import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from testinfra.host import Host
@@ -48,10 +50,19 @@ class DevstackCloud:
         self.secrets = Secrets(state_dir / SECRETS)
         self.secrets.put("user-admin", admin["password"])  # devstack's, read on the controller
         self._identity = admin["auth_url"].rstrip("/").removesuffix("/v3")
+        self._broker: DevstackBroker | None = None
 
     @property
     def vip(self) -> str:
         return self.site.vip
+
+    def broker(self) -> DevstackBroker:
+        return self._broker
+
+    def use_broker(self, host: Host, transport_url: str) -> None:
+        """devstack's RabbitMQ (nova's transport_url), managed on the controller."""
+        self._broker = DevstackBroker(host, transport_url)
+        self.secrets.put("rabbit-devstack", self._broker.credentials()["password"])
 
     @property
     def bridge(self) -> None:
@@ -67,6 +78,36 @@ class DevstackCloud:
         if project == "nova":  # through the plugin's HAProxy on the VIP
             return f"http://{self.vip}:{self.site.nova_port}{ds.API_PATHS['nova-api']}"
         return f"http://{self.site.controller.address}{ds.API_PATHS[BY_NAME[project].api.name]}"
+
+
+class DevstackBroker:
+    """devstack's RabbitMQ for the bus tracer: nova's credentials, rabbitmqctl on the node."""
+
+    def __init__(self, host: Host, transport_url: str):
+        self.host = host
+        # oslo.messaging may list several brokers; devstack has one.
+        url = urlsplit(transport_url.split(",")[0])
+        self._credentials = {
+            "host": url.hostname, "port": url.port or 5672,
+            "user": unquote(url.username or ""), "password": unquote(url.password or ""),
+        }  # fmt: skip
+
+    def credentials(self) -> dict:
+        return dict(self._credentials)
+
+    def ctl(self, *args: str) -> str:
+        out = self.host.run("rabbitmqctl " + shlex.join(args))
+        if out.rc != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} exited {out.rc}")
+        return out.stdout
+
+
+def transport_url(host: Host, path: str = ds.CONFIG["nova"]) -> str:
+    parser = configparser.RawConfigParser(interpolation=None, strict=False)
+    parser.read_string(host.file(path).content_string)
+    if not parser.has_option("DEFAULT", "transport_url"):
+        raise UserError(f"{path} on the controller has no [DEFAULT] transport_url.")
+    return parser.get("DEFAULT", "transport_url")
 
 
 def admin_credentials(site: Site, host: Host) -> dict:

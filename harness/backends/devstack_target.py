@@ -2,9 +2,9 @@
 devstack backend, host checks and logs asked of the nodes. Nothing is brought up or
 taken down — devstack deployed the cloud and the gate throws the nodes away.
 
-The RabbitMQ trace is not taken on devstack yet (the rpc_bus oracle says "unknown"): the
-tracer reads the firehose with the harness's own RabbitMQ user, which devstack does not
-create. Everything else — load, the end-to-end ledger, resources, hosts — is judged.
+The bus is traced as on the embedded cloud: the tracer connects with nova's own
+credentials (its transport_url), rabbitmqctl runs on the controller, and `up` enables
+RabbitMQ's event-exchange plugin there (queue created/deleted events).
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from pathlib import Path
 
 from harness import collect, openstack_api
 from harness.backends import devstack_nodes
-from harness.backends.devstack import Devstack, DevstackCloud, admin_credentials, hosts_for
+from harness.backends.devstack import (
+    Devstack,
+    DevstackCloud,
+    admin_credentials,
+    hosts_for,
+    transport_url,
+)
 from harness.errors import UserError
 from harness.hostcheck import UNSET, UP, Check, _probe, planned_options
 from harness.progress import log
@@ -27,7 +33,7 @@ from harness.topology import devstack as ds
 
 class DevstackTarget:
     name = "devstack"
-    trace_bus = False
+    trace_bus = True
 
     def __init__(self, scenario, nodes_file: Path, state_dir: Path):
         self.site = devstack_nodes.load(nodes_file)
@@ -46,8 +52,17 @@ class DevstackTarget:
             except Exception as e:  # testinfra raises what SSH said
                 raise UserError(f"Cannot reach devstack node {name} ({e}).") from None
             log.info("devstack node %s: reached (%s)", name, out.stdout.strip() or "?")
-        admin = admin_credentials(self.site, self.hosts[self.site.controller.name])
+        controller = self.hosts[self.site.controller.name]
+        admin = admin_credentials(self.site, controller)
         self.cloud = DevstackCloud(self.scenario, self.site, self.state_dir, admin)
+        self.cloud.use_broker(controller, transport_url(controller))
+        # Queue created/deleted events for the bus ledger (idempotent).
+        out = controller.run("rabbitmq-plugins enable rabbitmq_event_exchange")
+        if out.rc != 0:
+            raise UserError(
+                "Cannot enable RabbitMQ's event exchange on the controller "
+                f"(rabbitmq-plugins exited {out.rc}: {out.stderr.strip()[-200:]})."
+            )
         self.backend = Devstack(self.scenario, self.site, self.hosts,
                                 lambda: openstack_api.admin(self.cloud))  # fmt: skip
         return self.cloud

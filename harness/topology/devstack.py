@@ -27,7 +27,7 @@ UNITS = {
     "placement-api": "placement-api",
     "neutron-api": "neutron-api",
     "nova-api": "n-api",
-    "nova-conductor": "n-cond-cell1",
+    "nova-conductor": "n-cond",  # CELLSV2_SETUP=singleconductor (local.conf)
     "nova-scheduler": "n-sch",
     "nova-compute": "n-cpu",
 }

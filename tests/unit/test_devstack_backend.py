@@ -200,3 +200,17 @@ def test_a_node_out_of_reach_ends_the_run_with_exit_2_and_no_run_folder(tmp_path
     assert done.returncode == 2, done.stderr
     assert "Cannot reach devstack node controller" in done.stderr
     assert not reports.exists()
+
+
+def test_the_bus_is_traced_with_novas_own_credentials_and_rabbitmqctl_on_the_controller(
+    site, tmp_path
+):
+    admin = {"auth_url": "http://10.0.0.11/identity", "password": "pw"}
+    cloud = DevstackCloud(scenario.load(DEFAULT), site, tmp_path / "state", admin)
+    hosts, nodes = scripted_hosts()
+    cloud.use_broker(hosts["controller"], "rabbit://stackrabbit:s%40cret@10.0.0.11:5672/")
+    assert cloud.broker().credentials() == {
+        "host": "10.0.0.11", "port": 5672, "user": "stackrabbit", "password": "s@cret"}  # fmt: skip
+    assert "s@cret" in cloud.secrets.values()  # so collected logs are redacted of it
+    cloud.broker().ctl("trace_on")
+    assert nodes["controller"].commands == ["rabbitmqctl trace_on"]

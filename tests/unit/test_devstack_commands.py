@@ -35,12 +35,12 @@ def test_a_restart_stops_the_unit_points_it_at_the_release_venv_and_starts_it():
     step = next(s for _, _, s in PLAN.numbered()
                 if isinstance(s, st.Restart) and s.process == "nova-conductor")  # fmt: skip
     stop, retarget, start = cmds(step)
-    assert "systemctl stop devstack@n-cond-cell1.service;" in stop.command
-    assert "systemctl show -p Result --value devstack@n-cond-cell1.service" in stop.command
+    assert "systemctl stop devstack@n-cond.service;" in stop.command
+    assert "systemctl show -p Result --value devstack@n-cond.service" in stop.command
     assert "/opt/stack/upgrade-harness-releases/2026.2/" in retarget.command
-    assert "/etc/systemd/system/devstack@n-cond-cell1.service" in retarget.command
+    assert "/etc/systemd/system/devstack@n-cond.service" in retarget.command
     assert retarget.command.endswith("systemctl daemon-reload")
-    assert start.command == "systemctl start devstack@n-cond-cell1.service"
+    assert start.command == "systemctl start devstack@n-cond.service"
     assert {stop.node, retarget.node, start.node} == {"controller"}
 
 
@@ -69,3 +69,15 @@ def test_a_handover_is_one_admin_socket_command_on_every_api_nodes_haproxy():
         "'set server nova-api/controller state ready;set server nova-api/compute-api state drain'"
     ) in c.command
     assert c.command.endswith("socat stdio unix-connect:/opt/stack/data/upgrade-harness/admin.sock")
+
+
+def test_the_conductor_unit_is_the_one_devstack_runs_with_the_templates_settings():
+    # devstack@n-cond exists only with CELLSV2_SETUP=singleconductor (else n-super-cond
+    # and n-cond-cell1, on two vhosts, and the plan would upgrade neither).
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert devstack.UNITS["nova-conductor"] == "n-cond"
+    for f in ("devstack/local.conf.controller", "devstack/local.conf.compute-api"):
+        assert "\nCELLSV2_SETUP=singleconductor\n" in (root / f).read_text(), f
+    assert "CELLSV2_SETUP: singleconductor" in (root / "zuul.d/jobs.yaml").read_text()
