@@ -26,6 +26,7 @@ from testinfra.host import Host
 from harness import scenario
 from harness.backends import devstack_nodes
 from harness.backends.devstack import Devstack, DevstackCloud, parse_stop
+from harness.backends.devstack_target import DevstackTarget
 from harness.errors import StepFailed, UserError
 from harness.plan import planner, runner
 from harness.plan import steps as st
@@ -53,6 +54,9 @@ class ScriptedNode(base.BaseBackend):
         super().__init__(name, **kwargs)
         self.commands: list[str] = []
         self.stop_result = stop_result
+        self.venv = ds.Layout().global_venv  # where every unit's ExecStart points
+        self.units = ["nova-api", "nova-compute"] if name == "compute-api" else list(ds.UNITS)
+        self.files = {"/etc/nova/nova.conf": "[upgrade_levels]\ncompute = auto\n"}
 
     def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
         cmd = self.get_command(command, *args)
@@ -66,9 +70,17 @@ class ScriptedNode(base.BaseBackend):
             return STATS
         if cmd.startswith("curl"):
             return "200"
-        if "-p ExecStart" in cmd:  # every unit from devstack's venv
+        if "-p ExecStart" in cmd:
             units = re.findall(r"echo (devstack@\S+)", cmd)
-            return "".join(f"{u} path={ds.Layout().global_venv}/bin/x\n" for u in units)
+            return "".join(f"{u} path={self.venv}/bin/x\n" for u in units)
+        if "systemctl cat" in cmd:
+            return "\n".join(self.units) + "\n"
+        if cmd.startswith("journalctl"):
+            return f"{cmd.split()[2]} started; password=pw-from-clouds-yaml\n"
+        if cmd == "uname -s":  # testinfra's system_info, which picks its file module
+            return "Linux\n"
+        if cmd.startswith("cat -- "):
+            return self.files.get(cmd.split()[-1], "")
         return ""
 
 
@@ -214,3 +226,32 @@ def test_the_bus_is_traced_with_novas_own_credentials_and_rabbitmqctl_on_the_con
     assert "s@cret" in cloud.secrets.values()  # so collected logs are redacted of it
     cloud.broker().ctl("trace_on")
     assert nodes["controller"].commands == ["rabbitmqctl trace_on"]
+
+
+def test_host_checks_and_journals_come_from_the_nodes(site, tmp_path):
+    nodes_file = tmp_path / "nodes.yaml"
+    nodes_file.write_text(yaml.safe_dump(NODES))
+    target = DevstackTarget(scenario.load(DEFAULT), nodes_file, tmp_path / "state")
+    target.hosts, nodes = scripted_hosts()
+    target.backend = Devstack(target.scenario, target.site, target.hosts, nova_reporting_up)
+    admin = {"auth_url": "http://10.0.0.11/identity", "password": "pw-from-clouds-yaml"}
+    target.cloud = DevstackCloud(target.scenario, target.site, tmp_path / "state", admin)
+    plan = planner.build(target.scenario, 3)
+
+    checks = {(c["node"], c["check"]): c for c in target.check_hosts(plan)["checks"]}
+    # every unit still runs devstack's venv: the old release, each a failed check
+    release = checks[("compute-api", "release nova-compute")]
+    assert (release["expected"], release["actual"], release["ok"]) == ("2026.2", "2026.1", False)
+    assert ("compute-api", "release nova-conductor") not in checks  # no such unit there
+    assert checks[("controller", "config nova [upgrade_levels] compute")]["ok"]
+    assert checks[("compute-api", "config nova [upgrade_levels] compute")]["ok"]
+    assert checks[("controller", "backend nova-api/compute-api")]["ok"]
+    # ...and once each runs from the target's venv, they pass
+    for n in nodes.values():
+        n.venv = f"{target.backend.layout.releases}/2026.2"
+    again = target.check_hosts(plan)["checks"]
+    assert all(c["ok"] for c in again if c["check"].startswith("release")), again
+
+    assert target.collect_logs(tmp_path / "logs") == len(ds.UNITS) + 2
+    text = (tmp_path / "logs" / "compute-api" / "nova-compute.log").read_text()
+    assert "devstack@n-cpu.service started" in text and "pw-from-clouds-yaml" not in text
