@@ -134,10 +134,12 @@ def _restart(step: st.Restart, layout: Layout) -> list[Command]:
     name = unit(step.process)
     path = f"/etc/systemd/system/{name}"
     # Whatever venv the unit runs from now (devstack's, or an earlier release's), it runs
-    # from the target's next.
+    # from the target's next: every mention on the ExecStart and Environment lines — the
+    # binary, uwsgi's `--venv` (devstack appends it) and PATH (privsep-helper is found there).
+    old = f'({layout.global_venv}|{layout.releases}/[^/ :"]+)'
     retarget = (
-        f"sed -i -E 's#^(ExecStart *= *)({layout.global_venv}|{layout.releases}/[^/]+)/#"
-        f"\\1{layout.venv(step.series)}/#' {path}"
+        f"sed -i -E '/^(ExecStart|Environment) *=/ s#{old}([/ :\"]|$)#"
+        f"{layout.venv(step.series)}\\2#g' {path}"
     )
     return [
         Command(step.host, timed_stop(name)),

@@ -37,7 +37,7 @@ def test_a_restart_stops_the_unit_points_it_at_the_release_venv_and_starts_it():
     stop, retarget, start = cmds(step)
     assert "systemctl stop devstack@n-cond.service;" in stop.command
     assert "systemctl show -p Result --value devstack@n-cond.service" in stop.command
-    assert "/opt/stack/upgrade-harness-releases/2026.2/" in retarget.command
+    assert "/opt/stack/upgrade-harness-releases/2026.2\\2#g" in retarget.command
     assert "/etc/systemd/system/devstack@n-cond.service" in retarget.command
     assert retarget.command.endswith("systemctl daemon-reload")
     assert start.command == "systemctl start devstack@n-cond.service"
@@ -81,3 +81,31 @@ def test_the_conductor_unit_is_the_one_devstack_runs_with_the_templates_settings
     for f in ("devstack/local.conf.controller", "devstack/local.conf.compute-api"):
         assert "\nCELLSV2_SETUP=singleconductor\n" in (root / f).read_text(), f
     assert "CELLSV2_SETUP: singleconductor" in (root / "zuul.d/jobs.yaml").read_text()
+
+
+# A unit as devstack writes it (functions-common: write_uwsgi_user_unit_file), uwsgi's
+# `--venv` appended because devstack installs into one global venv.
+UNIT = """[Service]
+Environment = "PATH=/opt/stack/data/venv/bin:/usr/local/sbin:/usr/bin"
+User = stack
+ExecStart = /opt/stack/data/venv/bin/uwsgi --ini /etc/keystone/k.ini --venv /opt/stack/data/venv
+ExecReload = /usr/bin/kill -HUP $MAINPID
+"""
+
+
+def test_the_retarget_moves_binary_venv_and_path_and_nothing_else(tmp_path):
+    import subprocess
+
+    unit = tmp_path / "devstack@keystone.service"
+    unit.write_text(UNIT)
+    for series in ("2026.2", "2027.1"):  # from devstack's venv, then from a release's
+        step = st.Restart("keystone", "controller", "keystone-api", series)
+        retarget = cmds(step)[1].command.removesuffix(" && systemctl daemon-reload")
+        retarget = retarget.replace("/etc/systemd/system/devstack@keystone.service", str(unit))
+        subprocess.run(retarget, shell=True, check=True)
+        text = unit.read_text()
+        venv = f"/opt/stack/upgrade-harness-releases/{series}"
+        assert f"ExecStart = {venv}/bin/uwsgi --ini" in text
+        assert text.count(venv) == 3 and "/opt/stack/data/venv" not in text
+        assert f'"PATH={venv}/bin:/usr/local/sbin:/usr/bin"' in text
+        assert "ExecReload = /usr/bin/kill -HUP $MAINPID" in text
