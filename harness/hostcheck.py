@@ -24,6 +24,7 @@ from testinfra.host import Host
 from harness.cloud import Cloud
 from harness.infra import haproxy
 from harness.lifecycle import INFRA, release_in
+from harness.plan import planner, wrong
 from harness.plan.planner import Plan
 from harness.plan.steps import SetOption
 from harness.scenario import Node
@@ -63,7 +64,9 @@ def check_hosts(
     """Run every host check on every node (the nodes in parallel); `target` defaults to
     the plan's target release; `transport` is how the nodes are reached (hosts.TRANSPORTS)."""
     target = target or plan.scenario.release_to
-    options = planned_options(plan)
+    # Compared with what the correct roll leaves, so a deliberately wrong plan (one that
+    # skips the RPC pin, say) is caught here rather than excused by its own plan.
+    options = planned_options(planner.build(wrong.corrected(plan.scenario), plan.seed))
     nodes = cloud.scenario.nodes
     started = time.time()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:

@@ -173,3 +173,23 @@ class Enable(Step):
 
     def run(self, ctx: Context) -> None:
         operations.set_compute_enabled(ctx.cloud, self.host, enabled=True)
+
+
+@dataclass(frozen=True)
+class Fault(Step):
+    """A deliberately wrong thing done mid-roll (the selftest catalog; harness/faults.py),
+    never in a correct plan. `target` is the project a fault aims at, where it has one."""
+
+    action: str
+    host: str | None = None
+    target: str | None = None
+
+    def describe(self) -> str:
+        from harness import faults
+
+        return f"FAULT {self.action}: {faults.describe(self.action, self.host, self.target)}"
+
+    def run(self, ctx: Context) -> None:
+        from harness import faults
+
+        faults.inject(ctx, self.action, self.host, self.target)
