@@ -75,8 +75,11 @@ BURST = 4  # server builds handed to the conductor at once before it is killed
 FORCED = 2  # server builds forced onto a dead compute
 
 
-def describe(action: str, node: str | None, service: str | None) -> str:
+def describe(action: str, node: str | None, service: str | None, seconds=None) -> str:
     return {
+        "hold": f"the next step comes {seconds:g} s later; what is in rotation keeps serving"
+        if seconds
+        else "",
         "kill-compute-and-delete-queue": (
             f"SIGKILL nova-compute on {node}, force {FORCED} builds onto it, delete its queue "
             "with the casts in it, start it again"
@@ -91,9 +94,11 @@ def describe(action: str, node: str | None, service: str | None) -> str:
     }[action]
 
 
-def inject(ctx, action: str, node: str | None, service: str | None) -> None:
+def inject(ctx, action: str, node: str | None, service: str | None, seconds=None) -> None:
     cloud = ctx.cloud
-    if action == "kill-compute-and-delete-queue":
+    if action == "hold":
+        time.sleep(seconds)
+    elif action == "kill-compute-and-delete-queue":
         kill_compute_and_delete_queue(cloud, node)
     elif action == "kill-conductor-during-builds":
         # The builds go into the load's ledger, so the end-to-end ledger follows them.

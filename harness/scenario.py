@@ -95,6 +95,7 @@ class Fault:
     after: tuple[tuple[str, str], ...]
     node: str | None = None
     service: str | None = None
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,13 @@ def _plan_options(data: dict) -> PlanOptions:
         data["projects"] = tuple(data["projects"])
     data["leave_old"] = tuple((p["node"], p["process"]) for p in data.get("leave_old", []))
     data["faults"] = tuple(
-        Fault(f["action"], tuple(sorted(f["after"].items())), f.get("node"), f.get("service"))
+        Fault(
+            f["action"],
+            tuple(sorted(f["after"].items())),
+            f.get("node"),
+            f.get("service"),
+            f.get("seconds"),
+        )  # fmt: skip
         for f in data.get("faults", [])
     )
     return PlanOptions(**data)

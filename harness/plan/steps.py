@@ -183,13 +183,15 @@ class Fault(Step):
     action: str
     host: str | None = None
     target: str | None = None
+    seconds: float | None = None
 
     def describe(self) -> str:
         from harness import faults
 
-        return f"FAULT {self.action}: {faults.describe(self.action, self.host, self.target)}"
+        text = faults.describe(self.action, self.host, self.target, self.seconds)
+        return f"FAULT {self.action}: {text}"
 
     def run(self, ctx: Context) -> None:
         from harness import faults
 
-        faults.inject(ctx, self.action, self.host, self.target)
+        faults.inject(ctx, self.action, self.host, self.target, self.seconds)

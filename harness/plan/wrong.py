@@ -72,7 +72,8 @@ def _kept(options: PlanOptions, step: st.Step) -> bool:
 
 
 def _fields(phase: str, step: st.Step) -> dict[str, str | None]:
-    return {"phase": phase, "kind": step.kind, "service": step.service, "node": step.node,
+    node = ",".join(step.ready) if isinstance(step, st.Admit) else step.node
+    return {"phase": phase, "kind": step.kind, "service": step.service, "node": node,
             "process": getattr(step, "process", None)}  # fmt: skip
 
 
@@ -91,7 +92,8 @@ def _insert(phases: list, fault: Fault, scenario: Scenario) -> list:
         )
     i, j = where
     name, steps = phases[i]
-    step = st.Fault(fault.service or "fault", fault.action, fault.node, fault.service)
+    step = st.Fault(fault.service or "fault", fault.action, fault.node, fault.service,
+                    fault.seconds)  # fmt: skip
     return phases[:i] + [(name, steps[: j + 1] + [step] + steps[j + 1 :])] + phases[i + 1 :]
 
 
@@ -105,6 +107,10 @@ def _check_nodes(scenario: Scenario) -> None:
                 f"Scenario {scenario.path}: plan names node {node!r}, which it has not."
             )
     for f in scenario.plan.faults:
+        if (f.action == "hold") != (f.seconds is not None):
+            raise UserError(
+                f"Scenario {scenario.path}: `seconds` is for a hold fault, and needed by it."
+            )
         if f.action == "single-api" and f.service not in BY_NAME:
             raise UserError(
                 f"Scenario {scenario.path}: fault single-api needs `service`, one of "

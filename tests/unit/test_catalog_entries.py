@@ -78,8 +78,12 @@ def test_case_2_puts_the_first_nova_api_back_before_the_second_is_upgraded():
     restarts = [i for i, s in enumerate(steps)
                 if isinstance(s, st.Restart) and s.process == "nova-api"]  # fmt: skip
     between = steps[restarts[0] + 1 : restarts[1]]
-    assert any(isinstance(s, st.Admit) and s.ready == ("controller",) and not s.drain
-               for s in between)  # fmt: skip
+    admit = next(i for i, s in enumerate(between) if isinstance(s, st.Admit))
+    assert (between[admit].ready, between[admit].drain) == (("controller",), ())
+    # Old and new both serve for a while: the hold comes before the old one is drained.
+    hold = between[admit + 1]
+    assert isinstance(hold, st.Fault) and (hold.action, hold.seconds) == ("hold", 20)
+    assert isinstance(between[admit + 2], st.Drain) and between[admit + 2].host == "compute-api"
 
 
 def pins(plan: planner.Plan) -> dict:
@@ -147,6 +151,12 @@ def test_a_fault_after_no_step_is_one_sentence():
     data = scenario_with(plan={"faults": [{"action": "restart-rabbitmq",
                                            "after": {"phase": "cinder"}}]})  # fmt: skip
     with pytest.raises(UserError, match="matches no step of the plan"):
+        planner.build(parse(data, Path("x.yaml")), 1)
+
+
+def test_a_hold_needs_its_seconds():
+    data = scenario_with(plan={"faults": [{"action": "hold", "after": {"phase": "nova"}}]})
+    with pytest.raises(UserError, match="`seconds` is for a hold fault"):
         planner.build(parse(data, Path("x.yaml")), 1)
 
 
