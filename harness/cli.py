@@ -49,7 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path)
     sub.add_parser("status", help="nodes, services, release per service, pids, health")
     sub.add_parser("down", help="stop everything and remove the cloud")
+    _selftest_parser(sub)
     return p
+
+
+def _selftest_parser(sub) -> None:
+    cmd = sub.add_parser(
+        "selftest", help="run the catalog of wrong procedures; each must be caught"
+    )
+    cmd.add_argument("--cases", default=None, help="comma-separated case names or numbers")
+    cmd.add_argument(
+        "--report-dir", type=Path, default=None, help="default reports/selftest-<stamp>"
+    )
+    cmd.add_argument("--catalog", type=Path, default=None, help="default scenarios/negative")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +159,13 @@ def cmd_down(args, state_dir, cache_dir) -> int:
     return 0
 
 
+def cmd_selftest(args, state_dir, cache_dir) -> int:
+    from harness import selftest
+
+    cases = selftest.choose(selftest.catalog(args.catalog or selftest.CATALOG), args.cases)
+    return selftest.run(cases, state_dir, cache_dir, args.report_dir)
+
+
 COMMANDS = {
     "doctor": cmd_doctor,
     "lock": cmd_lock,
@@ -156,6 +175,7 @@ COMMANDS = {
     "report": cmd_report,
     "status": cmd_status,
     "down": cmd_down,
+    "selftest": cmd_selftest,
 }
 
 if __name__ == "__main__":

@@ -11,9 +11,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from harness import operations, process
+from harness import openstack_api, operations, process, smoke, wait
+from harness.bus import control as bus
 from harness.cloud import Cloud
+from harness.infra import haproxy, rabbitmq
+from harness.load import ledger
+from harness.load.ledger import Operation
+from harness.services import BY_NAME
 
 TABLE = "uh_fault"
 
@@ -58,3 +64,116 @@ def freeze(cloud: Cloud, node: str, name: str, seconds: float) -> float:
     finally:
         process.signal_group(proc.pid, signal.SIGCONT)
     return time.monotonic() - started
+
+
+# -- faults injected into a plan (the selftest catalog: plan/wrong.py, steps.Fault) ----------
+#
+# Each needs the load running and the bus traced, so it runs as a step of `harness run`.
+# What each does is the same wrong procedure the end-to-end tests do by hand
+# (tests/e2e/test_oracles_fire.py).
+
+BURST = 4  # server builds handed to the conductor at once before it is killed
+FORCED = 2  # server builds forced onto a dead compute
+
+
+def describe(action: str, node: str | None, service: str | None, seconds=None) -> str:
+    return {
+        "hold": f"the next step comes {seconds:g} s later; what is in rotation keeps serving"
+        if seconds
+        else "",
+        "kill-compute-and-delete-queue": (
+            f"SIGKILL nova-compute on {node}, force {FORCED} builds onto it, delete its queue "
+            "with the casts in it, start it again"
+        ),
+        "kill-conductor-during-builds": (
+            f"{BURST} builds at once, SIGKILL nova-conductor while it holds them, start it again"
+        ),
+        "restart-rabbitmq": "stop RabbitMQ (SIGTERM) and start it again, mid-roll",
+        "single-api": (
+            f"every {service} API backend but {node}'s in maintenance: one instance behind the VIP"
+        ),
+    }[action]
+
+
+def inject(ctx, action: str, node: str | None, service: str | None, seconds=None) -> None:
+    cloud = ctx.cloud
+    if action == "hold":
+        time.sleep(seconds)
+    elif action == "kill-compute-and-delete-queue":
+        kill_compute_and_delete_queue(cloud, node)
+    elif action == "kill-conductor-during-builds":
+        # The builds go into the load's ledger, so the end-to-end ledger follows them.
+        kill_conductor_during_builds(cloud, ctx.events.path.parent / "load" / "requests.jsonl")
+    elif action == "restart-rabbitmq":
+        restart_rabbitmq(cloud)
+    elif action == "single-api":
+        single_api(cloud, service, node)
+    else:
+        raise ValueError(f"unknown fault {action!r}")
+
+
+def _create(cloud: Cloud, name: str, **kw) -> str:
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    server = conn.compute.create_server(name=name, image_id=image, flavor_id=flavor,
+                                        networks="none", **kw)  # fmt: skip
+    return server.id
+
+
+def kill_compute_and_delete_queue(cloud: Cloud, node: str) -> None:
+    series = cloud.release(node, "nova-compute")
+    queue = f"compute.{node}"
+    operations.kill(cloud, node, "nova-compute")
+    # Forced onto the dead compute, which the scheduler still thinks is up for a while:
+    # the build casts wait in its queue, which is then deleted with them in it.
+    created = [_create(cloud, f"queued-{i}", availability_zone=f"nova:{node}")
+               for i in range(FORCED)]  # fmt: skip
+    _wait_queue_depth(cloud, queue)
+    if rabbitmq.ctl(cloud, "delete_queue", queue) != 0:
+        raise RuntimeError(f"rabbitmqctl delete_queue {queue} failed")
+    operations.start(cloud, "nova", node, "nova-compute", series)
+    conn = openstack_api.admin(cloud)
+    for server in created:
+        conn.compute.delete_server(server, ignore_missing=True)
+
+
+def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
+    wait.until(lambda: {q["name"]: q["messages"] for q in rabbitmq.queues(cloud)}.get(queue, 0),
+               timeout, f"a message waiting in {queue}", interval=0.5)  # fmt: skip
+
+
+def kill_conductor_during_builds(cloud: Cloud, ledger_path) -> None:
+    node = cloud.scenario.controller.name
+    series = cloud.release(node, "nova-conductor")
+    # The conductor takes every cast off its queue at once (oslo.messaging acks on
+    # arrival) and is killed while it works on them: the bus saw them delivered.
+    with ThreadPoolExecutor(BURST) as pool:
+        accepted = list(pool.map(lambda i: (_create(cloud, f"burst-{i}"), time.time()),
+                                 range(BURST)))  # fmt: skip
+    operations.kill(cloud, node, "nova-conductor")
+    with open(ledger_path, "a") as out:  # appended whole lines, beside the load worker's
+        for server_id, t in accepted:
+            op = Operation("burst", "server-create", server_id, None, t, None, "pending")
+            out.write(ledger.dump(op) + "\n")
+    operations.start(cloud, "nova", node, "nova-conductor", series)
+
+
+def restart_rabbitmq(cloud: Cloud) -> None:
+    """A broker restart as an operator's `systemctl restart` does it: graceful stop, start.
+    Its queues are not durable (oslo.messaging's default), so what they held is gone."""
+    node = cloud.scenario.controller
+    operations.stop(cloud, node.name, rabbitmq.NAME)
+    proc = process.spawn(rabbitmq.NAME, node.name, cloud.netns(node),
+                         [f"{rabbitmq.RABBIT_BIN}/rabbitmq-server"], rabbitmq.env(cloud),
+                         cloud.log_path(node, rabbitmq.NAME))  # fmt: skip
+    cloud.add_process(proc)
+    wait.until(lambda: rabbitmq.ctl(cloud, "await_startup", "--timeout", "5", timeout=30) == 0,
+               90, "RabbitMQ accepting connections again", interval=1.0)  # fmt: skip
+    bus.set_tracing(cloud.broker(), True)  # the firehose is a runtime flag: a restart clears it
+
+
+def single_api(cloud: Cloud, service: str, keep: str) -> None:
+    frontend = BY_NAME[service].api.name
+    for node in cloud.scenario.nodes:
+        if node.name != keep and node.serves(frontend):
+            haproxy.set_state(cloud, frontend, node.name, "maint")

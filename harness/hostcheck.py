@@ -24,6 +24,7 @@ from testinfra.host import Host
 from harness.cloud import Cloud
 from harness.infra import haproxy
 from harness.lifecycle import INFRA, release_in
+from harness.plan import planner, wrong
 from harness.plan.planner import Plan
 from harness.plan.steps import SetOption
 from harness.scenario import Node
@@ -48,6 +49,12 @@ class Check:
 Options = dict[tuple[str, str, str, str], str]
 
 
+def expected_options(plan: Plan) -> Options:
+    """What the correct roll leaves the options at: compared with that, a deliberately
+    wrong plan (one that skips the RPC pin, say) is caught rather than excused by itself."""
+    return planned_options(planner.build(wrong.corrected(plan.scenario), plan.seed))
+
+
 def planned_options(plan: Plan) -> Options:
     """Fold the plan's SetOption steps in execution order: the last value set wins."""
     options: Options = {}
@@ -63,7 +70,7 @@ def check_hosts(
     """Run every host check on every node (the nodes in parallel); `target` defaults to
     the plan's target release; `transport` is how the nodes are reached (hosts.TRANSPORTS)."""
     target = target or plan.scenario.release_to
-    options = planned_options(plan)
+    options = expected_options(plan)
     nodes = cloud.scenario.nodes
     started = time.time()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:

@@ -85,6 +85,35 @@ class PlanOptions:
     # on a compute that is stopping (found by the end-to-end ledger: one placed there was
     # cut off by the stop and went to ERROR).
     disable_computes: bool = True
+    # Deliberately wrong procedures, for the selftest catalog (scenarios/negative/; the
+    # planner's plan/wrong.py applies them). The defaults are the correct roll.
+    projects: tuple[str, ...] | None = None  # roll only these (None: every project)
+    drain_apis: bool = True  # false: an API node restarts while HAProxy still sends to it
+    rpc_pin: bool = True  # false: no [upgrade_levels] compute=auto while old computes run
+    leave_old: tuple[tuple[str, str], ...] = ()  # (node, process) never restarted
+    faults: tuple[Fault, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault step injected after the last plan step matching `after` (field → value over
+    phase, kind, service, node, process)."""
+
+    action: str
+    after: tuple[tuple[str, str], ...]
+    node: str | None = None
+    service: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A negative scenario's `selftest:` section: the oracles that must catch it."""
+
+    expect: tuple[str, ...]
+    why: str
+    evidence: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # oracle → signature
+    ci: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,7 @@ class Scenario:
     seed: int | None = None
     description: str = ""
     known_findings: tuple[KnownFinding, ...] = ()
+    selftest: Expectation | None = None
 
     @property
     def controller(self) -> Node:
@@ -149,16 +179,62 @@ def parse(data: object, path: Path) -> Scenario:
         network=net,
         nodes=nodes,
         services=ServiceOptions(**data.get("services", {})),
-        plan=PlanOptions(**data.get("plan", {})),
+        plan=_plan_options(data.get("plan", {})),
         load=_load_options(data.get("load", {}), path),
         seed=data.get("seed"),
         description=data.get("description", ""),
         known_findings=_known_findings(data.get("known_findings", []), path),
+        selftest=_expectation(data.get("selftest"), path),
     )
     _check_releases(scenario)
     _check_nodes(scenario)
     _check_addresses(scenario)
     return scenario
+
+
+def _plan_options(data: dict) -> PlanOptions:
+    data = dict(data)
+    if "projects" in data:
+        data["projects"] = tuple(data["projects"])
+    data["leave_old"] = tuple((p["node"], p["process"]) for p in data.get("leave_old", []))
+    data["faults"] = tuple(
+        Fault(
+            f["action"],
+            tuple(sorted(f["after"].items())),
+            f.get("node"),
+            f.get("service"),
+            f.get("seconds"),
+        )  # fmt: skip
+        for f in data.get("faults", [])
+    )
+    return PlanOptions(**data)
+
+
+def _expectation(data: dict | None, path: Path) -> Expectation | None:
+    if data is None:
+        return None
+    evidence = data.get("evidence", {})
+    for oracle, signature in evidence.items():
+        if oracle not in data["expect"]:
+            raise UserError(
+                f"Scenario {path}: selftest.evidence names {oracle!r}, which it does not expect."
+            )
+        for pattern in signature.values():
+            _compile(pattern, path, f"selftest.evidence.{oracle}")
+    return Expectation(
+        tuple(data["expect"]), data["why"],
+        tuple((o, tuple(sorted(sig.items()))) for o, sig in sorted(evidence.items())),
+        data.get("ci", False),
+    )  # fmt: skip
+
+
+def _compile(pattern: str, path: Path, where: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise UserError(
+            f"Scenario {path}: {where}: {pattern!r} is not a regular expression ({e})."
+        ) from None
 
 
 def _load_options(data: dict, path: Path) -> LoadOptions:

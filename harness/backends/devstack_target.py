@@ -25,7 +25,7 @@ from harness.backends.devstack import (
     transport_url,
 )
 from harness.errors import UserError
-from harness.hostcheck import UNSET, UP, Check, _probe, planned_options
+from harness.hostcheck import UNSET, UP, Check, _probe, expected_options
 from harness.progress import log
 from harness.scenario import Node
 from harness.topology import devstack as ds
@@ -69,7 +69,7 @@ class DevstackTarget:
 
     def check_hosts(self, plan) -> dict:
         target = plan.scenario.release_to
-        options = planned_options(plan)
+        options = expected_options(plan)
         started = time.time()
         nodes = self.scenario.nodes
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:

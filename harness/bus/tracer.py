@@ -32,12 +32,29 @@ class Tracer:
         self.last = time.monotonic()
         self.max_depth = 0
         creds = pika.PlainCredentials(config["user"], config["password"])
-        params = pika.ConnectionParameters(config["host"], config["port"], "/", creds,
-                                           heartbeat=30)  # fmt: skip
-        self.conn = pika.BlockingConnection(params)
+        self.params = pika.ConnectionParameters(config["host"], config["port"], "/", creds,
+                                                heartbeat=30)  # fmt: skip
+        self.connect()
+
+    def connect(self) -> None:
+        self.conn = pika.BlockingConnection(self.params)
         self.channel = self.conn.channel()
         self.trace_q = self._bind("amq.rabbitmq.trace", "#", self.on_trace)
         self.event_q = self._bind("amq.rabbitmq.event", "queue.*", self.on_event)
+
+    def reconnect(self, error: Exception, keep_going) -> bool:
+        """The broker went away (a restart): say so in the trace, and follow it back, so
+        what is lost across the restart shows in the ledger instead of a dead tracer."""
+        self.write({"kind": "tracer-gap", "t": time.time(), "error": repr(error)})
+        while keep_going():
+            try:
+                self.connect()
+            except pika.exceptions.AMQPError:
+                time.sleep(0.5)
+                continue
+            self.write({"kind": "tracer-resumed", "t": time.time()})
+            return True
+        return False
 
     def _bind(self, exchange: str, pattern: str, callback) -> str:
         # Exclusive and server-named: the queue dies with this connection. Unbounded, and
@@ -70,10 +87,15 @@ class Tracer:
         Path(self.config["ready_file"]).touch()
         next_sample = time.monotonic() + DEPTH_EVERY
         while keep_going():
-            self.conn.process_data_events(time_limit=0.2)
-            if time.monotonic() >= next_sample:
-                self.sample_depth()
-                next_sample = time.monotonic() + DEPTH_EVERY
+            try:
+                self.conn.process_data_events(time_limit=0.2)
+                if time.monotonic() >= next_sample:
+                    self.sample_depth()
+                    next_sample = time.monotonic() + DEPTH_EVERY
+            except pika.exceptions.AMQPError as e:
+                if not self.reconnect(e, keep_going):
+                    self.out.close()
+                    return
         self.last = time.monotonic()
         while time.monotonic() - self.last < QUIET:
             self.conn.process_data_events(time_limit=0.2)

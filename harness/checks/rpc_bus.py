@@ -136,6 +136,11 @@ def check(record: RunRecord) -> Verdict:
     stats = [r for r in record.bus if r["kind"] == "tracer-stats"]
     if stats:
         counts["tracer_max_depth"] = stats[-1]["max_depth"]
+    # The tracer follows a broker restart back (bus/tracer.py); what was queued across it
+    # is judged like any other message, and the count says the broker went away.
+    gaps = sum(r["kind"] == "tracer-gap" for r in record.bus)
+    if gaps:
+        counts["tracer_gaps"] = gaps
     if counts["published"] == 0:
         return Verdict(NAME, UNKNOWN, "no message was traced", counts)
     lost = [f for f in all_fates if f.cls == "lost"]

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 
 from harness.plan import steps as st
+from harness.plan import wrong
 from harness.scenario import Scenario
 from harness.services import ORDER
 
@@ -103,12 +104,14 @@ class Builder:
 def build(scenario: Scenario, seed: int) -> Plan:
     rng = random.Random(seed)
     target = scenario.release_to
-    install = tuple(st.Install("all", n.name, target) for n in scenario.nodes)
-    phases = [Phase("install", install)]
+    install = [st.Install("all", n.name, target) for n in scenario.nodes]
+    phases = [("install", install)]
     for svc in ORDER:
         steps = svc.roll(Builder(scenario, svc.project, rng))
-        phases.append(Phase(svc.project, tuple(steps)))
-    return Plan(scenario, seed, tuple(phases))
+        if wrong.rolled(scenario, svc.project):
+            phases.append((svc.project, steps))
+    phases = wrong.apply(scenario, phases)
+    return Plan(scenario, seed, tuple(Phase(name, tuple(steps)) for name, steps in phases))
 
 
 def render(plan: Plan) -> str:
@@ -123,6 +126,8 @@ def render(plan: Plan) -> str:
         f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]
+    if wrong.describe(s.plan):  # a negative scenario says so before anything else
+        lines.insert(3, f"deliberately wrong: {wrong.describe(s.plan)}")
     for i, phase in enumerate(plan.phases, 1):
         last_phase = i == len(plan.phases)
         lines.append(f"{'└──' if last_phase else '├──'} {i} {phase.name}")

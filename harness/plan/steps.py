@@ -164,3 +164,25 @@ class Enable(Step):
 
     def run(self, ctx: Context) -> None:
         ctx.backend.set_compute_enabled(self.host, enabled=True)
+
+
+@dataclass(frozen=True)
+class Fault(Step):
+    """A deliberately wrong thing done mid-roll (the selftest catalog; harness/faults.py),
+    never in a correct plan. `target` is the project a fault aims at, where it has one."""
+
+    action: str
+    host: str | None = None
+    target: str | None = None
+    seconds: float | None = None
+
+    def describe(self) -> str:
+        from harness import faults
+
+        text = faults.describe(self.action, self.host, self.target, self.seconds)
+        return f"FAULT {self.action}: {text}"
+
+    def run(self, ctx: Context) -> None:
+        from harness import faults
+
+        faults.inject(ctx, self.action, self.host, self.target, self.seconds)

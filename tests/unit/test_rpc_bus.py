@@ -142,3 +142,15 @@ def test_a_call_delivered_and_never_answered_is_lost():
 def test_a_call_still_within_its_timeout_when_tracing_stopped_is_pending():
     v = judge([call("c1", 90, "m1"), deliver("c1", 90.1)])
     assert v.status == PASS and v.counts["pending"] == 1
+
+
+def test_a_broker_restart_the_tracer_followed_is_counted_and_what_it_wiped_is_lost():
+    # Published before the restart into a queue the restart wiped (non-durable), then the
+    # queue is declared again by its consumer: the message never arrives.
+    records = [pub("u1", 10.0), {"kind": "tracer-gap", "t": 11.0, "error": "closed"},
+               {"kind": "tracer-resumed", "t": 15.0},
+               {"kind": "queue.created", "t": 16.0, "queue": "conductor"},
+               pub("u2", 17.0), deliver("u2", 17.1)]  # fmt: skip
+    v = judge(records)
+    assert v.status == FAIL and v.counts["tracer_gaps"] == 1
+    assert [e["key"] for e in v.evidence] == ["u1"]

@@ -1,0 +1,118 @@
+"""Deliberately wrong procedures, for the selftest catalog (scenarios/negative/): the
+scenario's wrong options applied to the correct plan the services laid out.
+
+Each is a change a careless operator could make: skip the drain, skip the RPC pin, forget
+a process, roll only some projects, or something breaking mid-roll (a fault step). The
+defaults change nothing, so the correct plan stays the services' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.errors import UserError
+from harness.plan import steps as st
+from harness.scenario import Fault, PlanOptions, Scenario
+from harness.services import BY_NAME
+
+RPC_PIN = BY_NAME["nova"].rpc_pin[:2]  # (section, key)
+
+
+def rolled(scenario: Scenario, project: str) -> bool:
+    projects = scenario.plan.projects
+    return projects is None or project in projects
+
+
+def apply(scenario: Scenario, phases: list[tuple[str, list[st.Step]]]) -> list:
+    """The phases (name, steps) with the scenario's wrong options applied."""
+    _check_nodes(scenario)
+    out = [(name, [s for s in steps if _kept(scenario.plan, s)]) for name, steps in phases]
+    for fault in scenario.plan.faults:
+        out = _insert(out, fault, scenario)
+    return out
+
+
+def corrected(scenario: Scenario) -> Scenario:
+    """The scenario without its wrong options: what a correct roll would have left on the
+    nodes, which is what the host checks compare them with."""
+    right = PlanOptions()
+    fixed = {f: getattr(right, f) for f in ("projects", "drain_apis", "rpc_pin", "leave_old",
+                                             "faults")}  # fmt: skip
+    return replace(scenario, plan=replace(scenario.plan, **fixed))
+
+
+def describe(options: PlanOptions) -> str:
+    """The wrong options that differ from the correct roll, for the plan's header."""
+    parts = []
+    if options.projects is not None:
+        parts.append(f"projects={','.join(options.projects) or 'none'}")
+    if not options.drain_apis:
+        parts.append("drain_apis=false")
+    if not options.rpc_pin:
+        parts.append("rpc_pin=false")
+    parts += [f"leave_old={node}/{process}" for node, process in options.leave_old]
+    parts += [f"fault={f.action}" for f in options.faults]
+    return " ".join(parts)
+
+
+def _kept(options: PlanOptions, step: st.Step) -> bool:
+    if not options.drain_apis and isinstance(step, (st.Drain, st.Admit)):
+        return False  # restarted in place: HAProxy keeps sending to it until its check fails
+    if (
+        not options.rpc_pin
+        and isinstance(step, st.SetOption)
+        and (step.section, step.key) == RPC_PIN
+    ):
+        return False
+    if options.leave_old and isinstance(step, (st.Restart, st.Disable, st.Enable)):
+        process = getattr(step, "process", "nova-compute")
+        if (step.host, process) in options.leave_old:
+            return False
+    return True
+
+
+def _fields(phase: str, step: st.Step) -> dict[str, str | None]:
+    node = ",".join(step.ready) if isinstance(step, st.Admit) else step.node
+    return {"phase": phase, "kind": step.kind, "service": step.service, "node": node,
+            "process": getattr(step, "process", None)}  # fmt: skip
+
+
+def _insert(phases: list, fault: Fault, scenario: Scenario) -> list:
+    where = None
+    for i, (name, steps) in enumerate(phases):
+        for j, step in enumerate(steps):
+            fields = _fields(name, step)
+            if all(fields.get(k) == v for k, v in fault.after):
+                where = (i, j)
+    if where is None:
+        after = ", ".join(f"{k}={v}" for k, v in fault.after)
+        raise UserError(
+            f"Scenario {scenario.path}: fault {fault.action} comes after {after}, "
+            "which matches no step of the plan."
+        )
+    i, j = where
+    name, steps = phases[i]
+    step = st.Fault(fault.service or "fault", fault.action, fault.node, fault.service,
+                    fault.seconds)  # fmt: skip
+    return phases[:i] + [(name, steps[: j + 1] + [step] + steps[j + 1 :])] + phases[i + 1 :]
+
+
+def _check_nodes(scenario: Scenario) -> None:
+    names = {n.name for n in scenario.nodes}
+    used = [node for node, _ in scenario.plan.leave_old]
+    used += [f.node for f in scenario.plan.faults if f.node]
+    for node in used:
+        if node not in names:
+            raise UserError(
+                f"Scenario {scenario.path}: plan names node {node!r}, which it has not."
+            )
+    for f in scenario.plan.faults:
+        if (f.action == "hold") != (f.seconds is not None):
+            raise UserError(
+                f"Scenario {scenario.path}: `seconds` is for a hold fault, and needed by it."
+            )
+        if f.action == "single-api" and f.service not in BY_NAME:
+            raise UserError(
+                f"Scenario {scenario.path}: fault single-api needs `service`, one of "
+                f"{', '.join(BY_NAME)}."
+            )
