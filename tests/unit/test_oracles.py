@@ -134,6 +134,9 @@ def test_end_to_end_fails_on_a_create_stuck_past_the_bound_and_names_its_steps()
     assert stuck["server_id"] == "s1" and stuck["request_id"] == "req-s1"
     assert stuck["steps"] == ["6.10 nova-api on controller: restart"]
     assert stuck["accepted_during"] is None and v.evidence[1]["accepted_during"].startswith("6.10")
+    # accepted a second before 6.10 began: in flight when it began
+    assert stuck["began_within_1s"] == ["6.10 nova-api on controller: restart"]
+    assert v.evidence[1]["began_within_1s"] == []  # nothing began after it
 
 
 def test_end_to_end_takes_the_settled_outcome_over_the_loads_pending_one():
