@@ -35,6 +35,14 @@ function install_upgrade_harness {
     "$UPGRADE_HARNESS_VENV/bin/pip" install -q "$UPGRADE_HARNESS_DIR"
 }
 
+function install_upgrade_harness_uv {
+    # Every node the harness upgrades: it installs each release into a venv of its own
+    # beside devstack's with uv (harness/topology/devstack.py Layout.uv).
+    python3 -m venv "$UPGRADE_HARNESS_UV_VENV"
+    "$UPGRADE_HARNESS_UV_VENV/bin/pip" install -q uv
+    sudo install -d -o "$STACK_USER" -m 755 "$UPGRADE_HARNESS_RELEASES"
+}
+
 function _uh_dirs {
     sudo install -d -o "$STACK_USER" -m 755 "$UPGRADE_HARNESS_CONF_DIR"
     sudo install -d -o "$STACK_USER" -m 700 "$UPGRADE_HARNESS_STATE_DIR"
@@ -160,6 +168,9 @@ elif [[ "$1" == "stack" && "$2" == "install" ]]; then
     if is_service_enabled upgrade-harness; then
         echo_summary "Installing upgrade-harness"
         install_upgrade_harness
+    fi
+    if is_service_enabled uh-haproxy upgrade-harness; then
+        install_upgrade_harness_uv
     fi
 elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
     if is_service_enabled uh-haproxy; then

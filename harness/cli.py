@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness import lifecycle, prereqs, progress
+from harness import backends, lifecycle, prereqs, progress
 from harness.cloud import default_state_dir
 from harness.errors import StepFailed, UserError
 from harness.releases import catalog, locks, venv
@@ -35,7 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("scenario", type=Path)
         if name in ("plan", "run"):
             cmd.add_argument("--seed", type=int, default=None, help="replay a run's choices")
+            cmd.add_argument("--nodes", type=Path, default=None,
+                             help="devstack nodes file (with --backend devstack)")  # fmt: skip
         if name == "run":
+            cmd.add_argument("--backend", choices=backends.NAMES, default="embedded",
+                             help="where to roll: the embedded cloud (default) or devstack "
+                                  "nodes reached over SSH")  # fmt: skip
             cmd.add_argument("--keep", action="store_true", help="leave the cloud up afterwards")
             cmd.add_argument(
                 "--report-dir", type=Path, default=None, help="default reports/<run-id>"
@@ -109,14 +114,15 @@ def cmd_plan(args, state_dir, cache_dir) -> int:
     from harness import job
     from harness.plan import planner
 
-    print(planner.render(job.plan_for(args.scenario, args.seed)), end="")
+    print(planner.render(job.plan_for(args.scenario, args.seed, args.nodes)), end="")
     return 0
 
 
 def cmd_run(args, state_dir, cache_dir) -> int:
     from harness import job
 
-    return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir)
+    return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir,
+                   args.backend, args.nodes)  # fmt: skip
 
 
 def cmd_report(args, state_dir, cache_dir) -> int:

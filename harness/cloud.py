@@ -40,10 +40,18 @@ class Secrets:
     def get(self, name: str) -> str:
         if name not in self._values:
             self._values[name] = secrets.token_urlsafe(18)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._values, f)
+            self._write()
         return self._values[name]
+
+    def _write(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self._values, f)
+
+    def put(self, name: str, value: str) -> None:
+        """A secret the harness did not make (devstack's admin password, say)."""
+        self._values[name] = value
+        self._write()
 
     def values(self) -> list[str]:
         return list(self._values.values())
@@ -162,6 +170,27 @@ class Cloud:
 
     def vip_url(self, port: int, path: str = "") -> str:
         return f"http://{self.vip}:{port}{path}"
+
+    def broker(self):
+        """The message bus, for the tracer (harness/bus/control.py)."""
+        from harness.infra import rabbitmq  # infra modules import this one
+
+        return rabbitmq.Broker(self)
+
+    def endpoint(self, project: str) -> str:
+        """The base URL of a project's API behind the VIP (what a client puts paths after)."""
+        from harness.services import BY_NAME  # the services import this module
+
+        return self.vip_url(BY_NAME[project].api.port)
+
+    @property
+    def auth_url(self) -> str:
+        return self.endpoint("keystone") + "/v3"
+
+    @property
+    def bridge(self) -> str | None:
+        """The bridge that makes the VIP ours (the load stops if it goes away)."""
+        return self.scenario.network.bridge
 
     @property
     def controller_address(self) -> str:

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import openstack_api, operations, process, smoke, wait
+from harness.bus import control as bus
 from harness.cloud import Cloud
 from harness.infra import haproxy, rabbitmq
 from harness.load import ledger
@@ -185,11 +186,11 @@ def restart_rabbitmq(cloud: Cloud, ledger_path) -> None:
     cloud.add_process(proc)
     wait.until(lambda: rabbitmq.ctl(cloud, "await_startup", "--timeout", "5", timeout=30) == 0,
                90, "RabbitMQ accepting connections again", interval=1.0)  # fmt: skip
-    rabbitmq.set_tracing(cloud, True)  # the firehose is a runtime flag: a restart clears it
+    bus.set_tracing(cloud.broker(), True)  # the firehose is a runtime flag: a restart clears it
 
 
 def single_api(cloud: Cloud, service: str, keep: str) -> None:
     frontend = BY_NAME[service].api.name
     for node in cloud.scenario.nodes:
-        if node.name != keep and node.has("api"):
+        if node.name != keep and node.serves(frontend):
             haproxy.set_state(cloud, frontend, node.name, "maint")

@@ -49,6 +49,12 @@ class Check:
 Options = dict[tuple[str, str, str, str], str]
 
 
+def expected_options(plan: Plan) -> Options:
+    """What the correct roll leaves the options at: compared with that, a deliberately
+    wrong plan (one that skips the RPC pin, say) is caught rather than excused by itself."""
+    return planned_options(planner.build(wrong.corrected(plan.scenario), plan.seed))
+
+
 def planned_options(plan: Plan) -> Options:
     """Fold the plan's SetOption steps in execution order: the last value set wins."""
     options: Options = {}
@@ -64,9 +70,7 @@ def check_hosts(
     """Run every host check on every node (the nodes in parallel); `target` defaults to
     the plan's target release; `transport` is how the nodes are reached (hosts.TRANSPORTS)."""
     target = target or plan.scenario.release_to
-    # Compared with what the correct roll leaves, so a deliberately wrong plan (one that
-    # skips the RPC pin, say) is caught here rather than excused by its own plan.
-    options = planned_options(planner.build(wrong.corrected(plan.scenario), plan.seed))
+    options = expected_options(plan)
     nodes = cloud.scenario.nodes
     started = time.time()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
@@ -180,7 +184,7 @@ def listening(cloud: Cloud, host: Host, node: Node) -> list[Check]:
 
     sockets = []  # (what listens, address, port)
     for api in (svc.api for svc in ORDER if svc.api):
-        if node.has("api"):
+        if node.serves(api.name):
             sockets.append((api.name, node.address, api.port))
         if node.name == cloud.scenario.controller.name:
             sockets.append((f"haproxy {api.name}", cloud.vip, api.port))
@@ -211,6 +215,9 @@ def backends(cloud: Cloud, host: Host, node: Node) -> list[Check]:
         return status.get((frontend, server), "absent")
 
     servers = [
-        (svc.api.name, n.name) for svc in ORDER if svc.api for n in cloud.scenario.with_role("api")
+        (svc.api.name, n.name)
+        for svc in ORDER
+        if svc.api
+        for n in cloud.scenario.serving(svc.api.name)
     ]
     return [_probe(node, f"backend {fe}/{srv}", UP, state, fe, srv) for fe, srv in servers]

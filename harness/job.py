@@ -16,11 +16,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness import collect, hostcheck, lifecycle, report, smoke
+from harness import lifecycle, report, smoke
 from harness import scenario as scenario_mod
+from harness.backends import devstack_nodes
+from harness.backends.devstack_target import DevstackTarget
+from harness.backends.embedded import EmbeddedTarget
 from harness.checks import record
 from harness.cloud import Cloud
-from harness.errors import StepFailed
+from harness.errors import StepFailed, UserError
 from harness.observe import Watch
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
@@ -37,40 +40,59 @@ def choose_seed(scenario, seed: int | None) -> int:
     return random.SystemRandom().randrange(2**31)
 
 
-def plan_for(scenario_path: Path, seed: int | None) -> planner.Plan:
+def plan_for(scenario_path: Path, seed: int | None, nodes: Path | None = None) -> planner.Plan:
+    """The scenario's plan; on devstack nodes (`nodes`: the nodes file), for those nodes."""
     s = scenario_mod.load(scenario_path)
+    if nodes is not None:
+        s = devstack_nodes.scenario_on(s, devstack_nodes.load(nodes))
     return planner.build(s, choose_seed(s, seed))
 
 
+def open_target(backend: str, scenario_path: Path, state_dir: Path, cache_dir: Path,
+                nodes: Path | None):  # fmt: skip
+    """Where the run happens (harness/backends): the embedded cloud, or devstack nodes."""
+    s = scenario_mod.load(scenario_path)
+    if backend == "devstack":
+        if nodes is None:
+            raise UserError("The devstack backend needs --nodes (the devstack nodes file).")
+        return DevstackTarget(s, nodes, state_dir)
+    if nodes is not None:
+        raise UserError("--nodes is for the devstack backend (add --backend devstack).")
+    return EmbeddedTarget(scenario_path, s, state_dir, cache_dir)
+
+
 def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
-        keep: bool, report_dir: Path | None) -> int:  # fmt: skip
-    plan = plan_for(scenario_path, seed)
+        keep: bool, report_dir: Path | None, backend: str = "embedded",
+        nodes: Path | None = None) -> int:  # fmt: skip
+    target = open_target(backend, scenario_path, state_dir, cache_dir, nodes)
+    plan = plan_for(scenario_path, seed, nodes)
     s = plan.scenario
+    # Up first: a cloud that does not come up (or nodes out of reach) leaves no run folder.
+    cloud = target.up()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{s.name}-{plan.seed}"
     run_dir = report_dir or Path("reports") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "plan.txt").write_text(planner.render(plan))
     shutil.copyfile(scenario_path, run_dir / "scenario.yaml")  # to judge it again offline
-    log.info("run %s: seed %d, %s -> %s, %d steps; report in %s",
-             run_id, plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
-    # Both releases are built before anything runs: a broken lock fails here, not mid-roll.
-    venvs = lifecycle.build_venvs([s.release_from, s.release_to], cache_dir)
-    cloud = lifecycle.up(scenario_path, state_dir, cache_dir, venvs)
+    log.info("run %s on %s: seed %d, %s -> %s, %d steps; report in %s", run_id, target.name,
+             plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
+    where = f" --backend devstack --nodes {nodes}" if nodes else ""
     events = EventLog(run_dir / "events.jsonl")
-    summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed,
+    summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed, "backend": target.name,
                "releases": {"from": s.release_from, "to": s.release_to},
-               "replay": f"harness run {scenario_path} --seed {plan.seed}",
+               "replay": f"harness run {scenario_path} --seed {plan.seed}" + where,
                "started": time.time(), "verification": {}}  # fmt: skip
     _save_run(run_dir, summary)
-    watch = Watch(cloud, run_dir, events)
+    watch = Watch(cloud, run_dir, events, target.trace_bus, target.backend.releases)
     resources = Resources(run_dir / record.RESOURCES)
     try:
         with lifecycle.signals_as_interrupt():
             _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))
             _phase(events, "resources", lambda: resources.create(cloud))
             _phase(events, "watch", watch.start)
-            runner.execute(plan, runner.Context(cloud, cache_dir, events))
-            summary["verification"] = _phase(events, "verify", lambda: verify(cloud))
+            context = runner.Context(target.cloud, cache_dir, events, target.backend)
+            runner.execute(plan, context)
+            summary["verification"] = _phase(events, "verify", lambda: verify(target))
     except StepFailed as e:
         summary["error"] = str(e)
         raise
@@ -79,11 +101,11 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         raise
     finally:
         try:
-            _conclude(summary, watch, resources, plan, run_dir)
+            _conclude(summary, watch, resources, plan, run_dir, target)
         finally:  # a second Ctrl-C while concluding must not leave the cloud behind
             events.close()
             if not keep:
-                lifecycle.down(state_dir)
+                target.down()
         verdict = _report(run_dir)
     return 0 if verdict == "pass" else 1
 
@@ -99,7 +121,7 @@ def _report(run_dir: Path) -> str:
 
 
 def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.Plan,
-              run_dir: Path) -> None:  # fmt: skip
+              run_dir: Path, target) -> None:  # fmt: skip
     """Whatever happened: stop watching, check the hosts and resources, collect the logs,
     and record how the run ended. The evidence matters most when a step failed; it is
     judged from these files (report.write_all)."""
@@ -107,10 +129,13 @@ def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.P
     interrupted = summary.get("error") == "interrupted"
     watch.finish(settle_bound=0 if interrupted else 120)
     summary["settled"] = watch.settled
-    _check_hosts(watch.cloud, plan, run_dir)
+    _check_hosts(target, plan, run_dir)
     if not interrupted:
         resources.verify_and_destroy(watch.cloud)
-    summary["logs"] = collect.collect_logs(watch.cloud, run_dir / "logs")
+    try:
+        summary["logs"] = target.collect_logs(run_dir / "logs")
+    except Exception as e:  # the logs matter, but never more than the verdict
+        log.warning("collecting the logs failed: %s", e)
     summary["ended"] = time.time()
     _save_run(run_dir, summary)
 
@@ -146,9 +171,9 @@ class Resources:
         self.path.write_text(json.dumps(self.doc, indent=1))
 
 
-def _check_hosts(cloud: Cloud, plan: planner.Plan, run_dir: Path) -> None:
+def _check_hosts(target, plan: planner.Plan, run_dir: Path) -> None:
     try:
-        hosts = hostcheck.check_hosts(cloud, plan)
+        hosts = target.check_hosts(plan)
     except Exception as e:  # no hosts.json → the hosts oracle says "unknown"
         log.warning("host checks failed to run: %s", e)
         return
@@ -170,8 +195,8 @@ def _phase(events: EventLog, name: str, fn):
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
 
 
-def verify(cloud: Cloud) -> dict:
+def verify(target) -> dict:
     """After the roll, a new server boots. Where each process ended, its config and HAProxy
     are the hosts oracle's to judge (hostcheck), with the others."""
-    server = smoke.boot_and_delete(cloud)
-    return {"server_after_roll": asdict(server), "releases": runner.releases_now(cloud)}
+    server = smoke.boot_and_delete(target.cloud)
+    return {"server_after_roll": asdict(server), "releases": target.backend.releases()}

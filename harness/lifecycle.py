@@ -118,7 +118,7 @@ def _start_service(cloud: Cloud, svc: Service) -> None:
         svc.configure(cloud, node)
     log.info("%s: DB sync (%s)", svc.project, base)
     svc.sync(cloud, base)
-    api_nodes = [n for n in nodes if svc.api and n.has("api")]
+    api_nodes = [n for n in nodes if svc.api and n.serves(svc.api.name)]
     for node in api_nodes:
         start_api(cloud, svc, node, base)
     for node in api_nodes:

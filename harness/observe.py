@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import openstack_api, smoke
+from harness.backends import Releases
+from harness.backends.embedded import releases_now
 from harness.bus import control as bus
 from harness.cloud import Cloud
 from harness.load import control, settle
-from harness.plan import runner
 from harness.plan.events import EventLog
 from harness.progress import log
 
 
 class Watch:
-    def __init__(self, cloud: Cloud, run_dir: Path, events: EventLog, trace_bus: bool = True):
+    def __init__(self, cloud: Cloud, run_dir: Path, events: EventLog, trace_bus: bool = True,
+                 releases: Callable[[], Releases] | None = None):  # fmt: skip
+        """`releases` asks the nodes what each process runs (the run's backend); by default
+        the embedded cloud's processes are asked."""
         self.cloud, self.run_dir, self.events = cloud, run_dir, events
         self.trace_bus = trace_bus
+        self.releases = releases or (lambda: releases_now(cloud))
         self.trace: bus.Trace | None = None
         self.load: control.Load | None = None
         self.settled: dict = {}
@@ -49,7 +55,7 @@ class Watch:
 
     def note_releases(self) -> None:
         """Record what every process runs now, for attributing what happens next."""
-        self.events.write("releases", releases=runner.releases_now(self.cloud))
+        self.events.write("releases", releases=self.releases())
 
     def finish(self, settle_bound: float = 120) -> None:
         if self.load is not None:

@@ -9,7 +9,7 @@ from harness.cloud import Cloud
 
 def admin(cloud: Cloud) -> openstack.connection.Connection:
     return openstack.connection.Connection(
-        auth_url=cloud.vip_url(5000, "/v3"),
+        auth_url=cloud.auth_url,
         username="admin",
         password=cloud.secrets.get("user-admin"),
         project_name="admin",

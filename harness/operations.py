@@ -9,7 +9,7 @@ import signal as signals
 import socket
 import time
 
-from harness import lifecycle, openstack_api, process, wait
+from harness import lifecycle, nova_services, openstack_api, process, wait
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.infra import haproxy
@@ -88,31 +88,19 @@ def wait_started(
         # it (and draining the old one in a handover) leaves the VIP with no server.
         wait_checked_healthy(cloud, svc.api.name, node_name)
     elif name in NOVA_BINARIES:
-        wait_nova_service_up(cloud, node_name, name, since)
+        nova_services.wait_up(
+            openstack_api.admin(cloud),
+            node_name,
+            name,
+            since,
+            cloud.scenario.services.startup_timeout,
+        )
 
 
 def restart(cloud: Cloud, service: str, node: str, name: str, series: str) -> process.StopRecord:
     record = stop(cloud, node, name)
     start(cloud, service, node, name, series)
     return record
-
-
-def wait_nova_service_up(cloud: Cloud, host: str, binary: str, since: datetime.datetime) -> None:
-    """A restarted nova service is ready once it has reported in after its start."""
-    conn = openstack_api.admin(cloud)
-
-    def reported() -> bool:
-        for svc in conn.compute.services(binary=binary, host=host):
-            if svc.state != "up" or not svc.updated_at:
-                continue
-            updated = datetime.datetime.fromisoformat(svc.updated_at.rstrip("Z"))
-            # Strictly after the start: the old process's last report must not count.
-            if updated.replace(tzinfo=None) > since:
-                return True
-        return False
-
-    timeout = cloud.scenario.services.startup_timeout
-    wait.until(reported, timeout, f"{binary} on {host} reporting up", interval=1.0)
 
 
 # -- HAProxy --------------------------------------------------------------------------------
@@ -178,23 +166,3 @@ def send_signal(cloud: Cloud, node: str, name: str, sig: str) -> None:
     if not process.signal_proc(proc, getattr(signals, sig)):
         raise StepFailed(f"{name} on {node} is not running")
     time.sleep(0.5)  # let it act on the signal before the next step touches it
-
-
-def set_compute_enabled(cloud: Cloud, host: str, enabled: bool, timeout: float = 120) -> None:
-    """Disable (or enable) a nova-compute in nova, as an operator does before maintenance:
-    the scheduler stops placing builds on it. Disabling then waits for the builds already
-    placed there to finish, so a restart does not cut them off."""
-    conn = openstack_api.admin(cloud)
-    service = next(conn.compute.services(host=host, binary="nova-compute"), None)
-    if service is None:
-        raise StepFailed(f"nova has no nova-compute service on {host}")
-    if enabled:
-        conn.compute.update_service(service, status="enabled")
-        return
-    conn.compute.update_service(service, status="disabled",
-                                disabled_reason="upgrade-harness: rolling upgrade")  # fmt: skip
-    wait.until(lambda: not _builds_on(conn, host), timeout, f"builds on {host} to finish")
-
-
-def _builds_on(conn, host: str) -> list:
-    return list(conn.compute.servers(all_projects=True, host=host, status="BUILD"))

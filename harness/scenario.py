@@ -19,6 +19,8 @@ from harness.errors import UserError
 from harness.releases import catalog
 
 SCHEMA = json.loads((Path(__file__).parent / "schema" / "scenario.schema.json").read_text())
+# Roles that put one API on a node (role "api" puts all of them); the schema lists them too.
+API_ROLES = ("keystone-api", "glance-api", "placement-api", "neutron-api", "nova-api")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class Node:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    def serves(self, api: str) -> bool:
+        """Whether the node runs API `api` (e.g. nova-api): role `api` means every API, a
+        role named after one API (`nova-api`) just that one — devstack's compute-api node
+        runs nova-api alone, and a scenario may leave an API with a single instance."""
+        return "api" in self.roles or api in self.roles
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,9 @@ class Scenario:
 
     def with_role(self, role: str) -> list[Node]:
         return [n for n in self.nodes if n.has(role)]
+
+    def serving(self, api: str) -> list[Node]:
+        return [n for n in self.nodes if n.serves(api)]
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -284,8 +295,13 @@ def _check_nodes(s: Scenario) -> None:
             f"Scenario {s.path}: exactly one node must have the 'controller' role, "
             f"found {len(controllers)}."
         )
-    if not s.with_role("api") or not s.with_role("compute"):
-        raise UserError(f"Scenario {s.path}: at least one node needs 'api' and one 'compute'.")
+    if not s.with_role("compute"):
+        raise UserError(f"Scenario {s.path}: at least one node needs the 'compute' role.")
+    for api in API_ROLES:
+        if not s.serving(api):
+            raise UserError(
+                f"Scenario {s.path}: no node runs {api} (give one the 'api' or '{api}' role)."
+            )
 
 
 def _check_addresses(s: Scenario) -> None:

@@ -112,12 +112,16 @@ def main(config_path: str) -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     stop_file = Path(config["stop_file"])
-    bridge = Path("/sys/class/net") / config["bridge"]
+    # A devstack broker is on the gate's network, not behind a bridge of ours.
+    bridge = Path("/sys/class/net") / config["bridge"] if config["bridge"] else None
     parent = os.getppid()
     tracer = Tracer(config)
     tracer.run(
         lambda: (
-            not stopping and not stop_file.exists() and os.getppid() == parent and bridge.exists()
+            not stopping
+            and not stop_file.exists()
+            and os.getppid() == parent
+            and (bridge is None or bridge.exists())
         )
     )
     return 0

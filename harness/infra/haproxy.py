@@ -50,7 +50,6 @@ def render(cloud: Cloud, frontends: list[Frontend]) -> str:
         "    timeout http-keep-alive 30s",
         "",
     ]
-    api_nodes = cloud.scenario.with_role("api")
     for fe in frontends:
         lines += [
             f"listen {fe.name}",
@@ -62,7 +61,7 @@ def render(cloud: Cloud, frontends: list[Frontend]) -> str:
         ]
         lines += [
             f"    server {n.name} {n.address}:{fe.port} check inter 1s fall 2 rise 1"
-            for n in api_nodes
+            for n in cloud.scenario.serving(fe.name)
         ]
         lines.append("")
     return "\n".join(lines)

@@ -7,7 +7,6 @@ through an epmd bound to that address only (epmd is ours too, started in the for
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -134,14 +133,23 @@ def ctl_output(cloud: Cloud, *args: str, timeout: float = 60) -> str:
     return done.stdout.decode()
 
 
+class Broker:
+    """The embedded RabbitMQ, as the bus tracer needs it (harness/bus/control.py)."""
+
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+
+    def credentials(self) -> dict:
+        password = self.cloud.secrets.get("rabbit-openstack")
+        host = self.cloud.controller_address
+        return {"host": host, "port": AMQP_PORT, "user": "openstack", "password": password}
+
+    def ctl(self, *args: str) -> str:
+        return ctl_output(self.cloud, *args)
+
+
 def queues(cloud: Cloud) -> list[dict]:
     """Every queue now: name, messages ready + unacked, consumers."""
-    out = ctl_output(cloud, "list_queues", "name", "messages", "consumers",
-                     "--formatter", "json", "--quiet")  # fmt: skip
-    return json.loads(out or "[]")
+    from harness.bus import control  # the bus imports this module's cloud types
 
-
-def set_tracing(cloud: Cloud, on: bool) -> None:
-    """The firehose: copies of every publish and delivery on `amq.rabbitmq.trace`."""
-    if ctl(cloud, "trace_on" if on else "trace_off") != 0:
-        raise RuntimeError(f"rabbitmqctl {'trace_on' if on else 'trace_off'} failed")
+    return control.queues(Broker(cloud))

@@ -41,7 +41,8 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: flo
     ledger, stop_file = load_dir / "requests.jsonl", load_dir / "stop"
     stop_file.unlink(missing_ok=True)
     settings = {
-        "vip": cloud.vip, "bridge": cloud.scenario.network.bridge,
+        "vip": cloud.vip, "bridge": cloud.bridge,
+        "endpoints": {p: cloud.endpoint(p) for p in ("keystone", "nova", "glance")},
         "username": "admin", "project": "admin",
         "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
         "users": list(opts.user_classes), "user_count": opts.users, "spawn_rate": opts.users,

@@ -34,10 +34,12 @@ class CloudUser(HttpUser):
     def on_start(self) -> None:
         self.name_ = f"{type(self).__name__}-{id(self) % 100000}"
 
-    def url(self, port: int, path: str) -> str:
-        return f"http://{SETTINGS['vip']}:{port}{path}"
+    def url(self, project: str, path: str) -> str:
+        # The project's endpoint behind the VIP: a port of the VIP on the embedded cloud, a
+        # path under Apache (or the plugin's HAProxy port) on devstack.
+        return SETTINGS["endpoints"][project] + path
 
-    def call(self, method: str, port: int, path: str, name: str, expected=(200,),
+    def call(self, method: str, project: str, path: str, name: str, expected=(200,),
              headers=None, body=None, fresh=False, version_doc=False):  # fmt: skip
         """One request, timed and written to the ledger whatever happens."""
         headers = dict(headers or {})
@@ -46,7 +48,7 @@ class CloudUser(HttpUser):
         sent = time.time()
         status = error = resp = None
         try:
-            resp = self.client.request(method, self.url(port, path), name=name, headers=headers,
+            resp = self.client.request(method, self.url(project, path), name=name, headers=headers,
                                        json=body, timeout=SETTINGS["timeout"],
                                        catch_response=True)  # fmt: skip
             with resp:
@@ -97,15 +99,15 @@ class VersionClient(CloudUser):
 
     @task
     def root_kept_alive(self):
-        self.call("GET", 8774, "/", "nova GET /", version_doc=True)
+        self.call("GET", "nova", "/", "nova GET /", version_doc=True)
 
     @task
     def v21_kept_alive(self):
-        self.call("GET", 8774, "/v2.1/", "nova GET /v2.1/", version_doc=True)
+        self.call("GET", "nova", "/v2.1/", "nova GET /v2.1/", version_doc=True)
 
     @task
     def root_fresh(self):
-        self.call("GET", 8774, "/", "nova GET / (new connection)", fresh=True, version_doc=True)
+        self.call("GET", "nova", "/", "nova GET / (new connection)", fresh=True, version_doc=True)
 
 
 class AuthedUser(CloudUser):
@@ -122,7 +124,7 @@ class AuthedUser(CloudUser):
         project = {"name": SETTINGS["project"], "domain": {"name": "Default"}}
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}},
                          "scope": {"project": project}}}  # fmt: skip
-        resp = self.call("POST", 5000, "/v3/auth/tokens", "keystone POST /v3/auth/tokens",
+        resp = self.call("POST", "keystone", "/v3/auth/tokens", "keystone POST /v3/auth/tokens",
                          expected=(201,), body=body)  # fmt: skip
         if resp is not None and resp.status_code == 201:
             self.token = resp.headers["X-Subject-Token"]
@@ -139,20 +141,20 @@ class Reader(AuthedUser):
 
     @task(3)
     def servers_detail(self):
-        self.call("GET", 8774, "/v2.1/servers/detail", "nova GET /v2.1/servers/detail",
+        self.call("GET", "nova", "/v2.1/servers/detail", "nova GET /v2.1/servers/detail",
                   headers=self.headers(SETTINGS["microversion"]))  # fmt: skip
 
     @task(2)
     def servers(self):
-        self.call("GET", 8774, "/v2.1/servers", "nova GET /v2.1/servers", headers=self.headers())
+        self.call("GET", "nova", "/v2.1/servers", "nova GET /v2.1/servers", headers=self.headers())
 
     @task(2)
     def flavors(self):
-        self.call("GET", 8774, "/v2.1/flavors", "nova GET /v2.1/flavors", headers=self.headers())
+        self.call("GET", "nova", "/v2.1/flavors", "nova GET /v2.1/flavors", headers=self.headers())
 
     @task(2)
     def images(self):
-        self.call("GET", 9292, "/v2/images", "glance GET /v2/images", headers=self.headers())
+        self.call("GET", "glance", "/v2/images", "glance GET /v2/images", headers=self.headers())
 
     @task(1)
     def token(self):
@@ -169,7 +171,7 @@ class Writer(AuthedUser):
         server = {"name": f"load-{self.name_}-{int(time.time())}", "networks": "none",
                   "imageRef": SETTINGS["image"], "flavorRef": SETTINGS["flavor"]}  # fmt: skip
         body = {"server": server}
-        resp = self.call("POST", 8774, "/v2.1/servers", "nova POST /v2.1/servers",
+        resp = self.call("POST", "nova", "/v2.1/servers", "nova POST /v2.1/servers",
                          expected=(202,), headers=h, body=body)  # fmt: skip
         if resp is None or resp.status_code != 202:
             return
@@ -180,7 +182,7 @@ class Writer(AuthedUser):
                          time.time() if final != "pending" else None, final))  # fmt: skip
         if final == "pending":  # the load is stopping: the harness settles it (load/settle.py)
             return
-        resp = self.call("DELETE", 8774, f"/v2.1/servers/{server_id}",
+        resp = self.call("DELETE", "nova", f"/v2.1/servers/{server_id}",
                          "nova DELETE /v2.1/servers/{id}", expected=(204,), headers=h)  # fmt: skip
         if resp is None or resp.status_code != 204:
             return
@@ -192,7 +194,7 @@ class Writer(AuthedUser):
     def wait_for(self, server_id: str, finals: set[str]) -> str:
         deadline = time.time() + SETTINGS["operation_timeout"]
         while time.time() < deadline and not STOPPING:
-            resp = self.call("GET", 8774, f"/v2.1/servers/{server_id}",
+            resp = self.call("GET", "nova", f"/v2.1/servers/{server_id}",
                              "nova GET /v2.1/servers/{id}", expected=(200, 404),
                              headers=self.headers("2.37"))  # fmt: skip
             if resp is not None:

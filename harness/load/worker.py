@@ -44,14 +44,15 @@ def main(config_path: str) -> int:
     parent = os.getppid()
     # The VIP is only ours while the cloud's bridge exists: without it, requests to the VIP
     # would follow the default route off this machine. So the load also stops by itself if
-    # the bridge goes away or the harness that started it dies.
-    bridge = Path("/sys/class/net") / config["bridge"]
+    # the bridge goes away or the harness that started it dies. (A devstack VIP is the
+    # gate's, on its own network: no bridge to watch.)
+    bridge = Path("/sys/class/net") / config["bridge"] if config["bridge"] else None
     while (
         not stopping
         and not stop_file.exists()
         and time.time() < deadline
         and os.getppid() == parent
-        and bridge.exists()
+        and (bridge is None or bridge.exists())
     ):
         gevent.sleep(0.2)
     users.STOPPING = True

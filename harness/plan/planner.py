@@ -47,7 +47,12 @@ class Builder:
         self._rng = rng
 
     def ordered(self, role: str | None = None) -> list[str]:
-        nodes = [n.name for n in self.scenario.nodes if role is None or n.has(role)]
+        """Nodes with `role` (or serving the API of that name), in the scenario's order."""
+        nodes = [
+            n.name
+            for n in self.scenario.nodes
+            if role is None or n.has(role) or (role.endswith("-api") and n.serves(role))
+        ]
         order = self.scenario.plan.node_order
         if order == "reversed":
             nodes.reverse()
@@ -81,7 +86,7 @@ class Builder:
         Handover: every node but the last is upgraded and left drained; then one command
         admits them all and drains the last old one; then the last is upgraded and admitted.
         Overlap: each node is admitted again as soon as it is upgraded."""
-        nodes = self.ordered("api")
+        nodes = self.ordered(api)
         handover = self.scenario.plan.api_handover and len(nodes) > 1
         out: list[st.Step] = []
         for i, node in enumerate(nodes):

@@ -7,28 +7,32 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import lifecycle
+from harness.backends import Backend
+from harness.backends.embedded import Embedded
 from harness.cloud import Cloud
 from harness.errors import StepFailed
 from harness.plan.events import EventLog
 from harness.plan.planner import Plan
 from harness.plan.steps import Outcome
 from harness.progress import log
-from harness.releases import catalog, venv
 
 
 @dataclass
 class Context:
-    cloud: Cloud
-    cache_dir: Path
+    """What steps run with: the backend that carries them out (harness/backends) and the
+    events file. `cloud` is the embedded cloud, when there is one (None on devstack)."""
+
+    cloud: Cloud | None
+    cache_dir: Path | None
     events: EventLog
+    backend: Backend | None = None
+
+    def __post_init__(self):
+        if self.backend is None:
+            self.backend = Embedded(self.cloud, self.cache_dir)
 
     def ensure_venv(self, series: str) -> None:
-        path, built = venv.ensure(catalog.get(series), self.cache_dir)
-        if built:
-            log.info("built the %s venv", series)
-        self.cloud.record["venvs"][series] = str(path)
-        self.cloud.save()
+        self.backend.ensure_venv(series)
 
 
 @dataclass
@@ -61,24 +65,13 @@ class RunResult:
         return next((s for s in self.steps if s.status == "failed"), None)
 
 
-def releases_now(cloud: Cloud) -> dict[str, dict[str, str]]:
-    """Every process's release, asked of the process itself (the venv it runs from)."""
-    venvs = {path: series for series, path in cloud.record["venvs"].items()}
-    out: dict[str, dict[str, str]] = {}
-    for proc in cloud.processes():
-        release = lifecycle.running_release(proc.pid, venvs)
-        if release:
-            out.setdefault(proc.node, {})[proc.name] = release
-    return out
-
-
 def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunResult:
     """Run every step in order. `result` (the caller's, so it survives a failure) gets
     each step's result as it ends."""
     result = result if result is not None else RunResult()
     total = len(plan)
     ctx.events.write("plan", seed=plan.seed, steps=total, scenario=plan.scenario.name)
-    ctx.events.write("releases", releases=releases_now(ctx.cloud))
+    ctx.events.write("releases", releases=ctx.backend.releases())
     for n, (step_id, phase, step) in enumerate(plan.numbered(), 1):
         desc = step.describe()
         log.info("[%d/%d] %s %s", n, total, step_id, desc)
@@ -99,7 +92,7 @@ def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunRes
         result.steps.append(res)
         _record(ctx, res)
         if error:
-            raise StepFailed(_failure_message(plan, res, releases_now(ctx.cloud)))
+            raise StepFailed(_failure_message(plan, res, ctx.backend.releases()))
     return result
 
 
@@ -107,7 +100,7 @@ def _record(ctx: Context, res: StepResult) -> None:
     ctx.events.write("step-end", id=res.id, status=res.status, duration=round(res.duration, 3),
                      forced_kill=res.forced_kill, stop_wait=res.stop_wait,
                      finding=res.finding, error=res.error)  # fmt: skip
-    ctx.events.write("releases", releases=releases_now(ctx.cloud))
+    ctx.events.write("releases", releases=ctx.backend.releases())
     if res.forced_kill:
         log.warning("   %s needed SIGKILL after %.1f s (finding)", res.node, res.stop_wait)
     if res.finding:

@@ -1,12 +1,12 @@
 """Steps: small frozen values, each with `describe()` (how it reads in the plan) and
-`run(ctx)` (what it does). A step returns an Outcome when it has something to record."""
+`run(ctx)` (what it does, through the run's backend: harness/backends). A step returns an
+Outcome when it has something to record."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness import operations
 from harness.services import BY_NAME
 
 if TYPE_CHECKING:
@@ -48,11 +48,7 @@ class Install(Step):
         return f"install {self.series} on {self.host} (release venv, packaged files; config kept)"
 
     def run(self, ctx: Context) -> None:
-        ctx.ensure_venv(self.series)
-        node = ctx.cloud.scenario.node(self.host)
-        for svc in BY_NAME.values():
-            if svc.runs_on(node):
-                svc.install(ctx.cloud, node, self.series)
+        ctx.backend.install(self.host, self.series)
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ class Manage(Step):
         return f"{self.service}: {command} ({self.series} code, on the controller)"
 
     def run(self, ctx: Context) -> Outcome | None:
-        finding = BY_NAME[self.service].run_action(ctx.cloud, self.action, self.series)
+        finding = ctx.backend.manage(self.service, self.action, self.series)
         return Outcome(finding=finding) if finding else None
 
 
@@ -80,9 +76,7 @@ class SetOption(Step):
         return f"{self.service}: set [{self.section}] {self.key} = {self.value} on {self.host}"
 
     def run(self, ctx: Context) -> None:
-        operations.set_option(
-            ctx.cloud, self.service, self.host, self.section, self.key, self.value
-        )
+        ctx.backend.set_option(self.service, self.host, self.section, self.key, self.value)
 
 
 @dataclass(frozen=True)
@@ -100,8 +94,8 @@ class Restart(Step):
         )
 
     def run(self, ctx: Context) -> Outcome:
-        stop = operations.restart(ctx.cloud, self.service, self.host, self.process, self.series)
-        return Outcome(forced_kill=stop.forced, stop_wait=round(stop.waited, 2))
+        stop = ctx.backend.restart(self.service, self.host, self.process, self.series)
+        return Outcome(forced_kill=stop.forced, stop_wait=stop.waited)
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ class Drain(Step):
         return f"{api}: drain {self.host} in HAProxy, wait until its sessions reach zero"
 
     def run(self, ctx: Context) -> None:
-        operations.drain(ctx.cloud, BY_NAME[self.service].api.name, self.host)
+        ctx.backend.drain(BY_NAME[self.service].api.name, self.host)
 
 
 @dataclass(frozen=True)
@@ -129,10 +123,7 @@ class Admit(Step):
         return text
 
     def run(self, ctx: Context) -> None:
-        frontend = BY_NAME[self.service].api.name
-        operations.admit(ctx.cloud, frontend, self.ready, self.drain)
-        for server in self.drain:
-            operations.wait_drained(ctx.cloud, frontend, server)
+        ctx.backend.admit(BY_NAME[self.service].api.name, self.ready, self.drain)
 
 
 @dataclass(frozen=True)
@@ -145,7 +136,7 @@ class Signal(Step):
         return f"{self.process} on {self.host}: {self.signal} (drop the cached RPC version cap)"
 
     def run(self, ctx: Context) -> None:
-        operations.send_signal(ctx.cloud, self.host, self.process, self.signal)
+        ctx.backend.signal(self.host, self.process, self.signal)
 
 
 @dataclass(frozen=True)
@@ -161,7 +152,7 @@ class Disable(Step):
         )
 
     def run(self, ctx: Context) -> None:
-        operations.set_compute_enabled(ctx.cloud, self.host, enabled=False)
+        ctx.backend.set_compute_enabled(self.host, enabled=False)
 
 
 @dataclass(frozen=True)
@@ -172,7 +163,7 @@ class Enable(Step):
         return f"nova-compute on {self.host}: enable in nova"
 
     def run(self, ctx: Context) -> None:
-        operations.set_compute_enabled(ctx.cloud, self.host, enabled=True)
+        ctx.backend.set_compute_enabled(self.host, enabled=True)
 
 
 @dataclass(frozen=True)

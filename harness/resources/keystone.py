@@ -76,7 +76,7 @@ def _role(conn, state: dict) -> list[str]:
 def _token(cloud, username: str, state: dict) -> list[str]:
     """The user authenticates as a user would: a fresh session, a token scoped to its project."""
     auth = v3.Password(
-        auth_url=cloud.vip_url(5000, "/v3"), username=username, user_domain_id="default",
+        auth_url=cloud.auth_url, username=username, user_domain_id="default",
         password=cloud.secrets.get(state["password_secret"]), project_id=state["project_id"],
     )  # fmt: skip
     try:

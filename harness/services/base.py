@@ -65,13 +65,13 @@ class Service:
 
     def processes(self, node: Node) -> list[str]:
         """Every process of this service on `node`, APIs first."""
-        api = [self.api.name] if self.api and node.has("api") else []
+        api = [self.api.name] if self.api and node.serves(self.api.name) else []
         return api + self.daemons(node)
 
     # -- lifecycle hooks ------------------------------------------------------------------
 
     def runs_on(self, node: Node) -> bool:
-        return self.api is not None and node.has("api")
+        return self.api is not None and node.serves(self.api.name)
 
     def sync(self, cloud: Cloud, series: str) -> None:
         """Create the schema with `series` (runs once, on the controller, at `up`)."""

@@ -70,7 +70,7 @@ class Nova(Service):
         return self.config_dir(cloud, node) / "api-paste.ini"
 
     def runs_on(self, node: Node) -> bool:
-        return node.has("api") or node.has("compute") or node.has("controller")
+        return node.serves(self.api.name) or node.has("compute") or node.has("controller")
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         base = self.config_dir(cloud, node)

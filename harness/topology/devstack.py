@@ -9,7 +9,7 @@ plugin (devstack/plugin.sh) creates on every API node; options go into /etc/<pro
 devstack's own `iniset`.
 
 This module only says *what* to run where (pure, tested against the default plan); the
-backend that runs it over SSH through testinfra hosts comes next (issue 6).
+devstack backend (harness/backends/devstack.py) runs it on the nodes through testinfra.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ UNITS = {
     "placement-api": "placement-api",
     "neutron-api": "neutron-api",
     "nova-api": "n-api",
-    "nova-conductor": "n-cond-cell1",
+    "nova-conductor": "n-cond",  # CELLSV2_SETUP=singleconductor (local.conf)
     "nova-scheduler": "n-sch",
     "nova-compute": "n-cpu",
 }
@@ -39,6 +39,16 @@ CONFIG = {
     "nova": "/etc/nova/nova.conf",
 }
 COMPUTE_CONFIG = "/etc/nova/nova-cpu.conf"  # devstack gives nova-compute its own file
+# The APIs the plugin's HAProxy balances over the API nodes; the others run once, on the
+# controller, behind devstack's Apache at these paths.
+FRONTED = {"nova-api"}
+API_PATHS = {
+    "keystone-api": "/identity",
+    "glance-api": "/image",
+    "placement-api": "/placement",
+    "neutron-api": "/networking",
+    "nova-api": "/compute",
+}
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,9 @@ class Layout:
     user: str = "stack"
     devstack: str = "/opt/stack/devstack"
     global_venv: str = "/opt/stack/data/venv"
-    releases: str = "/opt/stack/upgrade-harness/releases"  # one venv per release
+    releases: str = "/opt/stack/upgrade-harness-releases"  # one venv per release
     admin_socket: str = "/opt/stack/data/upgrade-harness/admin.sock"
+    uv: str = "/opt/stack/upgrade-harness-uv/bin/uv"  # the plugin's, on every node
 
     def venv(self, series: str) -> str:
         return f"{self.releases}/{series}"
@@ -94,8 +105,9 @@ def _frontend(step: st.Step) -> str:
 def _install(step: st.Install, layout: Layout) -> list[Command]:
     venv = layout.venv(step.series)
     lock = f"{layout.releases}/{step.series}.txt"  # the harness's lock file, copied there
-    return [Command(step.host, f"uv venv --allow-existing {venv} && "
-                               f"uv pip install --python {venv}/bin/python -r {lock}")]  # fmt: skip
+    uv = layout.uv
+    build = f"{uv} venv --allow-existing {venv} && {uv} pip install --python {venv}/bin/python"
+    return [Command(step.host, f"{build} -r {lock}")]
 
 
 def _manage(step: st.Manage, layout: Layout, controller: str) -> Command:
@@ -122,16 +134,28 @@ def _restart(step: st.Restart, layout: Layout) -> list[Command]:
     name = unit(step.process)
     path = f"/etc/systemd/system/{name}"
     # Whatever venv the unit runs from now (devstack's, or an earlier release's), it runs
-    # from the target's next.
+    # from the target's next: every mention on the ExecStart and Environment lines — the
+    # binary, uwsgi's `--venv` (devstack appends it) and PATH (privsep-helper is found there).
+    old = f'({layout.global_venv}|{layout.releases}/[^/ :"]+)'
     retarget = (
-        f"sed -i -E 's#^(ExecStart *= *)({layout.global_venv}|{layout.releases}/[^/]+)/#"
-        f"\\1{layout.venv(step.series)}/#' {path}"
+        f"sed -i -E '/^(ExecStart|Environment) *=/ s#{old}([/ :\"]|$)#"
+        f"{layout.venv(step.series)}\\2#g' {path}"
     )
     return [
-        Command(step.host, f"systemctl stop {name}"),
+        Command(step.host, timed_stop(name)),
         Command(step.host, f"{retarget} && systemctl daemon-reload"),
         Command(step.host, f"systemctl start {name}"),
     ]
+
+
+def timed_stop(unit_name: str) -> str:
+    """Stop a unit; print the milliseconds it took and systemd's Result (`timeout`: the
+    stop outlasted TimeoutStopSec and systemd sent SIGKILL — a forced kill)."""
+    return (
+        f"s=$(date +%s%N); systemctl stop {unit_name}; "
+        f"echo $(( ($(date +%s%N) - s) / 1000000 )) "
+        f"$(systemctl show -p Result --value {unit_name})"
+    )
 
 
 def _haproxy(line: str, layout: Layout) -> Command:

@@ -35,11 +35,12 @@ def test_a_restart_stops_the_unit_points_it_at_the_release_venv_and_starts_it():
     step = next(s for _, _, s in PLAN.numbered()
                 if isinstance(s, st.Restart) and s.process == "nova-conductor")  # fmt: skip
     stop, retarget, start = cmds(step)
-    assert stop.command == "systemctl stop devstack@n-cond-cell1.service"
-    assert "/opt/stack/upgrade-harness/releases/2026.2/" in retarget.command
-    assert "/etc/systemd/system/devstack@n-cond-cell1.service" in retarget.command
+    assert "systemctl stop devstack@n-cond.service;" in stop.command
+    assert "systemctl show -p Result --value devstack@n-cond.service" in stop.command
+    assert "/opt/stack/upgrade-harness-releases/2026.2\\2#g" in retarget.command
+    assert "/etc/systemd/system/devstack@n-cond.service" in retarget.command
     assert retarget.command.endswith("systemctl daemon-reload")
-    assert start.command == "systemctl start devstack@n-cond-cell1.service"
+    assert start.command == "systemctl start devstack@n-cond.service"
     assert {stop.node, retarget.node, start.node} == {"controller"}
 
 
@@ -48,7 +49,7 @@ def test_db_syncs_run_on_the_controller_with_the_target_code_as_the_stack_user()
                 if isinstance(s, st.Manage) and s.action == "api-db-sync")  # fmt: skip
     (c,) = cmds(step)
     assert c.node == "controller"
-    assert c.command == ("sudo -u stack /opt/stack/upgrade-harness/releases/2026.2/bin/"
+    assert c.command == ("sudo -u stack /opt/stack/upgrade-harness-releases/2026.2/bin/"
                          "nova-manage api_db sync")  # fmt: skip
 
 
@@ -68,3 +69,43 @@ def test_a_handover_is_one_admin_socket_command_on_every_api_nodes_haproxy():
         "'set server nova-api/controller state ready;set server nova-api/compute-api state drain'"
     ) in c.command
     assert c.command.endswith("socat stdio unix-connect:/opt/stack/data/upgrade-harness/admin.sock")
+
+
+def test_the_conductor_unit_is_the_one_devstack_runs_with_the_templates_settings():
+    # devstack@n-cond exists only with CELLSV2_SETUP=singleconductor (else n-super-cond
+    # and n-cond-cell1, on two vhosts, and the plan would upgrade neither).
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert devstack.UNITS["nova-conductor"] == "n-cond"
+    for f in ("devstack/local.conf.controller", "devstack/local.conf.compute-api"):
+        assert "\nCELLSV2_SETUP=singleconductor\n" in (root / f).read_text(), f
+    assert "CELLSV2_SETUP: singleconductor" in (root / "zuul.d/jobs.yaml").read_text()
+
+
+# A unit as devstack writes it (functions-common: write_uwsgi_user_unit_file), uwsgi's
+# `--venv` appended because devstack installs into one global venv.
+UNIT = """[Service]
+Environment = "PATH=/opt/stack/data/venv/bin:/usr/local/sbin:/usr/bin"
+User = stack
+ExecStart = /opt/stack/data/venv/bin/uwsgi --ini /etc/keystone/k.ini --venv /opt/stack/data/venv
+ExecReload = /usr/bin/kill -HUP $MAINPID
+"""
+
+
+def test_the_retarget_moves_binary_venv_and_path_and_nothing_else(tmp_path):
+    import subprocess
+
+    unit = tmp_path / "devstack@keystone.service"
+    unit.write_text(UNIT)
+    for series in ("2026.2", "2027.1"):  # from devstack's venv, then from a release's
+        step = st.Restart("keystone", "controller", "keystone-api", series)
+        retarget = cmds(step)[1].command.removesuffix(" && systemctl daemon-reload")
+        retarget = retarget.replace("/etc/systemd/system/devstack@keystone.service", str(unit))
+        subprocess.run(retarget, shell=True, check=True)
+        text = unit.read_text()
+        venv = f"/opt/stack/upgrade-harness-releases/{series}"
+        assert f"ExecStart = {venv}/bin/uwsgi --ini" in text
+        assert text.count(venv) == 3 and "/opt/stack/data/venv" not in text
+        assert f'"PATH={venv}/bin:/usr/local/sbin:/usr/bin"' in text
+        assert "ExecReload = /usr/bin/kill -HUP $MAINPID" in text

@@ -77,6 +77,9 @@ def test_every_workflow_is_checked():
     for wf in workflows:
         assert covers(linted_by("check-jsonschema"), wf)
         assert covers(linted_by("zizmor"), wf)
+        actionlint = {a for c in lint_commands() if c[:2] == ["bash", "tools/actionlint/run"]
+                      for a in c[2:]}  # fmt: skip
+        assert covers(actionlint, wf)
 
 
 def test_every_devstack_file_is_linted_or_parsed_here():

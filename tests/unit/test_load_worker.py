@@ -9,7 +9,9 @@ import time
 
 def config(tmp_path, bridge: str) -> dict:
     return {
-        "vip": "127.0.0.1", "bridge": bridge, "username": "admin", "project": "admin",
+        "vip": "127.0.0.1", "bridge": bridge,
+        "endpoints": {p: "http://127.0.0.1:9" for p in ("keystone", "nova", "glance")},
+        "username": "admin", "project": "admin",
         "password": "not-a-secret", "image": "i", "flavor": "f",
         "users": ["VersionClient"], "user_count": 1, "spawn_rate": 1, "timeout": 2,
         "think_time": [0.1, 0.2],

@@ -1,0 +1,257 @@
+"""The devstack backend drives the default plan on two devstack nodes: every step issues
+exactly its devstack commands (topology/devstack.py) on the right node, plus read-only
+probes; a stop that outlasted systemd's TimeoutStopSec is a forced kill; releases come
+from each unit's ExecStart.
+
+No devstack node can run here (no systemd), so the nodes are *scripted* testinfra hosts:
+a testinfra backend that records each command and answers as a devstack node does
+(systemctl's Result, HAProxy's `show stat`, curl's status code). The same backend over
+real SSH hosts is tests/e2e/test_ssh_transport.py's transport.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from testinfra.backend import base
+from testinfra.host import Host
+
+from harness import scenario
+from harness.backends import devstack_nodes
+from harness.backends.devstack import Devstack, DevstackCloud, parse_stop
+from harness.backends.devstack_target import DevstackTarget
+from harness.errors import StepFailed, UserError
+from harness.plan import planner, runner
+from harness.plan import steps as st
+from harness.plan.events import EventLog
+from harness.topology import devstack as ds
+
+from .test_planner import DEFAULT
+
+NODES = {
+    "nodes": [
+        {"name": "controller", "address": "10.0.0.11", "hostname": "np-ctl"},
+        {"name": "compute-api", "address": "10.0.0.12"},
+    ],
+    "vip": "10.0.0.10",
+}
+STATS = "# pxname,svname,scur,status\nnova-api,controller,0,UP\nnova-api,compute-api,0,UP\n"
+
+
+class ScriptedNode(base.BaseBackend):
+    """A devstack node's answers, by command; every command is recorded."""
+
+    NAME = "scripted"
+
+    def __init__(self, name: str, stop_result: str = "success", **kwargs):
+        super().__init__(name, **kwargs)
+        self.commands: list[str] = []
+        self.stop_result = stop_result
+        self.venv = ds.Layout().global_venv  # where every unit's ExecStart points
+        self.units = ["nova-api", "nova-compute"] if name == "compute-api" else list(ds.UNITS)
+        self.files = {"/etc/nova/nova.conf": "[upgrade_levels]\ncompute = auto\n"}
+
+    def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
+        cmd = self.get_command(command, *args)
+        self.commands.append(cmd)
+        return self.result(0, self.encode(cmd), self.answer(cmd), "")
+
+    def answer(self, cmd: str) -> str:
+        if "systemctl stop" in cmd:
+            return f"1043 {self.stop_result}\n"
+        if "show stat" in cmd:
+            return STATS
+        if cmd.startswith("curl"):
+            return "200"
+        if "-p ExecStart" in cmd:
+            units = re.findall(r"echo (devstack@\S+)", cmd)
+            return "".join(f"{u} path={self.venv}/bin/x\n" for u in units)
+        if "systemctl cat" in cmd:
+            return "\n".join(self.units) + "\n"
+        if cmd.startswith("journalctl"):
+            return f"{cmd.split()[2]} started; password=pw-from-clouds-yaml\n"
+        if cmd == "uname -s":  # testinfra's system_info, which picks its file module
+            return "Linux\n"
+        if cmd.startswith("cat -- "):
+            return self.files.get(cmd.split()[-1], "")
+        return ""
+
+
+def scripted_hosts(stop_result="success") -> tuple[dict[str, Host], dict[str, ScriptedNode]]:
+    backends = {n["name"]: ScriptedNode(n["name"], stop_result) for n in NODES["nodes"]}
+    hosts = {}
+    for name, b in backends.items():
+        hosts[name] = Host(b)
+        b.set_host(hosts[name])
+    return hosts, backends
+
+
+def nova_reporting_up():
+    """What nova's API answers once a restarted service has reported in."""
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+    service = SimpleNamespace(state="up", updated_at=now.strftime("%Y-%m-%dT%H:%M:%S.%f"))
+    return SimpleNamespace(compute=SimpleNamespace(services=lambda **_: [service]))
+
+
+@pytest.fixture
+def site(tmp_path):
+    return devstack_nodes.parse(NODES, tmp_path / "nodes.yaml")
+
+
+def backend_for(site, stop_result="success"):
+    s = devstack_nodes.scenario_on(scenario.load(DEFAULT), site)
+    hosts, nodes = scripted_hosts(stop_result)
+    return Devstack(s, site, hosts, nova_reporting_up), nodes
+
+
+def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, tmp_path):
+    backend, nodes = backend_for(site)
+    plan = planner.build(backend.scenario, 3)
+    api_only = (st.Disable, st.Enable)  # nova API calls, the same on every backend
+    ctx = runner.Context(None, None, EventLog(tmp_path / "events.jsonl"), backend)
+    probes = ("show stat", "curl ", "-p ExecStart", "cat > ")
+    for _, _, step in plan.numbered():
+        if isinstance(step, api_only):
+            continue
+        for n in nodes.values():
+            n.commands.clear()
+        step.run(ctx)
+        issued = {name: [c for c in n.commands if not any(p in c for p in probes)]
+                  for name, n in nodes.items()}  # fmt: skip
+        expected = {name: [] for name in nodes}
+        for c in ds.commands(step, backend.layout, "controller"):
+            for node in ("controller", "compute-api") if c.node == "*api" else (c.node,):
+                expected[node].append(c.command)
+        if isinstance(step, (st.Drain, st.Admit)) and step.service != "nova":
+            expected = {name: [] for name in nodes}  # not behind HAProxy on devstack
+        assert issued == expected, step.describe()
+
+
+def test_the_plan_on_devstack_rolls_nova_api_on_both_nodes_and_the_rest_on_the_controller(site):
+    backend, _ = backend_for(site)
+    plan = planner.build(backend.scenario, 3)
+    restarts = {(s.process, s.host) for _, _, s in plan.numbered() if isinstance(s, st.Restart)}
+    assert ("nova-api", "compute-api") in restarts and ("nova-compute", "compute-api") in restarts
+    assert {h for p, h in restarts if p != "nova-api" and p != "nova-compute"} == {"controller"}
+
+
+def test_a_stop_systemd_had_to_end_with_sigkill_is_a_forced_kill(site):
+    backend, _ = backend_for(site, stop_result="timeout")
+    stop = backend.restart("nova", "compute-api", "nova-compute", "2026.2")
+    assert stop.forced and stop.waited == 1.04
+    assert parse_stop("250 success\n") == parse_stop("250 success")
+    assert not parse_stop("250 success").forced
+    with pytest.raises(StepFailed, match="could not read how the stop went"):
+        parse_stop("Failed to stop unit")
+
+
+def test_releases_come_from_each_units_execstart(site):
+    backend, _ = backend_for(site)
+    old = backend.releases()
+    assert old["controller"]["nova-conductor"] == "2026.1"  # devstack's venv: the base
+    layout = backend.layout
+    assert backend.release_of(f"{layout.releases}/2026.2/bin/uwsgi") == "2026.2"
+    assert backend.release_of("/usr/bin/haproxy") is None
+
+
+def test_the_devstack_cloud_addresses_nova_through_the_plugins_haproxy(site, tmp_path):
+    admin = {"auth_url": "http://10.0.0.11/identity", "password": "pw-from-clouds-yaml"}
+    cloud = DevstackCloud(scenario.load(DEFAULT), site, tmp_path / "state", admin)
+    assert cloud.auth_url == "http://10.0.0.11/identity/v3"
+    assert cloud.endpoint("nova") == "http://10.0.0.10:28774/compute"
+    assert cloud.endpoint("glance") == "http://10.0.0.11/image"
+    assert cloud.bridge is None
+    assert cloud.secrets.get("user-admin") == "pw-from-clouds-yaml"
+    assert (tmp_path / "state" / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"nodes": [{"name": "a", "address": "1"}]}, "is too short"),
+        ({"nodes": [{"name": "a"}, {"name": "b", "address": "2"}]}, "'address' is a required"),
+        ({"nodes": [{"name": "a", "address": "1"}, {"name": "a", "address": "2"}]}, "twice"),
+        ({"nodes": [{"name": "a", "address": "1", "roles": ["compute"]},
+                    {"name": "b", "address": "2", "roles": ["compute"]}]}, "one controller"),
+        ({"nodes": [], "colour": "red"}, "invalid"),
+    ],
+)  # fmt: skip
+def test_a_bad_nodes_file_is_one_clear_sentence(doc, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        devstack_nodes.parse(doc, tmp_path / "nodes.yaml")
+
+
+def test_node_defaults_follow_novas_two_node_guide(site):
+    controller, other = site.nodes
+    assert controller.roles == ("controller", "api", "compute")
+    assert other.roles == ("nova-api", "compute") and other.hostname == "compute-api"
+    assert other.url == "ssh://stack@10.0.0.12?sudo=true"
+    assert Path(site.clouds_yaml).name == "clouds.yaml"
+
+
+def test_a_node_out_of_reach_ends_the_run_with_exit_2_and_no_run_folder(tmp_path):
+    nodes = tmp_path / "nodes.yaml"
+    # Port 1 on loopback: nothing listens, so SSH is refused at once.
+    nodes.write_text(yaml.safe_dump({"nodes": [
+        {"name": n["name"], "address": n["address"], "url": "ssh://stack@127.0.0.1:1"}
+        for n in NODES["nodes"]]}))  # fmt: skip
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "--state-dir", str(tmp_path / "state"), "run",
+         "--backend", "devstack", "--nodes", str(nodes), "--report-dir", str(reports),
+         str(DEFAULT)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Cannot reach devstack node controller" in done.stderr
+    assert not reports.exists()
+
+
+def test_the_bus_is_traced_with_novas_own_credentials_and_rabbitmqctl_on_the_controller(
+    site, tmp_path
+):
+    admin = {"auth_url": "http://10.0.0.11/identity", "password": "pw"}
+    cloud = DevstackCloud(scenario.load(DEFAULT), site, tmp_path / "state", admin)
+    hosts, nodes = scripted_hosts()
+    cloud.use_broker(hosts["controller"], "rabbit://stackrabbit:s%40cret@10.0.0.11:5672/")
+    assert cloud.broker().credentials() == {
+        "host": "10.0.0.11", "port": 5672, "user": "stackrabbit", "password": "s@cret"}  # fmt: skip
+    assert "s@cret" in cloud.secrets.values()  # so collected logs are redacted of it
+    cloud.broker().ctl("trace_on")
+    assert nodes["controller"].commands == ["rabbitmqctl trace_on"]
+
+
+def test_host_checks_and_journals_come_from_the_nodes(site, tmp_path):
+    nodes_file = tmp_path / "nodes.yaml"
+    nodes_file.write_text(yaml.safe_dump(NODES))
+    target = DevstackTarget(scenario.load(DEFAULT), nodes_file, tmp_path / "state")
+    target.hosts, nodes = scripted_hosts()
+    target.backend = Devstack(target.scenario, target.site, target.hosts, nova_reporting_up)
+    admin = {"auth_url": "http://10.0.0.11/identity", "password": "pw-from-clouds-yaml"}
+    target.cloud = DevstackCloud(target.scenario, target.site, tmp_path / "state", admin)
+    plan = planner.build(target.scenario, 3)
+
+    checks = {(c["node"], c["check"]): c for c in target.check_hosts(plan)["checks"]}
+    # every unit still runs devstack's venv: the old release, each a failed check
+    release = checks[("compute-api", "release nova-compute")]
+    assert (release["expected"], release["actual"], release["ok"]) == ("2026.2", "2026.1", False)
+    assert ("compute-api", "release nova-conductor") not in checks  # no such unit there
+    assert checks[("controller", "config nova [upgrade_levels] compute")]["ok"]
+    assert checks[("compute-api", "config nova [upgrade_levels] compute")]["ok"]
+    assert checks[("controller", "backend nova-api/compute-api")]["ok"]
+    # ...and once each runs from the target's venv, they pass
+    for n in nodes.values():
+        n.venv = f"{target.backend.layout.releases}/2026.2"
+    again = target.check_hosts(plan)["checks"]
+    assert all(c["ok"] for c in again if c["check"].startswith("release")), again
+
+    assert target.collect_logs(tmp_path / "logs") == len(ds.UNITS) + 2
+    text = (tmp_path / "logs" / "compute-api" / "nova-compute.log").read_text()
+    assert "devstack@n-cpu.service started" in text and "pw-from-clouds-yaml" not in text
