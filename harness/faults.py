@@ -88,7 +88,10 @@ def describe(action: str, node: str | None, service: str | None, seconds=None) -
         "kill-conductor-during-builds": (
             f"{BURST} builds at once, SIGKILL nova-conductor while it holds them, start it again"
         ),
-        "restart-rabbitmq": "stop RabbitMQ (SIGTERM) and start it again, mid-roll",
+        "restart-rabbitmq": (
+            f"{BURST} builds at once, then stop RabbitMQ (SIGTERM) and start it again while "
+            "they are in flight"
+        ),
         "single-api": (
             f"every {service} API backend but {node}'s in maintenance: one instance behind the VIP"
         ),
@@ -105,7 +108,7 @@ def inject(ctx, action: str, node: str | None, service: str | None, seconds=None
         # The builds go into the load's ledger, so the end-to-end ledger follows them.
         kill_conductor_during_builds(cloud, ctx.events.path.parent / "load" / "requests.jsonl")
     elif action == "restart-rabbitmq":
-        restart_rabbitmq(cloud)
+        restart_rabbitmq(cloud, ctx.events.path.parent / "load" / "requests.jsonl")
     elif action == "single-api":
         single_api(cloud, service, node)
     else:
@@ -142,26 +145,40 @@ def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
                timeout, f"a message waiting in {queue}", interval=0.5)  # fmt: skip
 
 
+def _burst(cloud: Cloud) -> list[tuple[str, float]]:
+    """BURST server builds accepted at once: (server id, time accepted)."""
+    with ThreadPoolExecutor(BURST) as pool:
+        return list(pool.map(lambda i: (_create(cloud, f"burst-{i}"), time.time()),
+                             range(BURST)))  # fmt: skip
+
+
+def _follow(accepted: list[tuple[str, float]], ledger_path) -> None:
+    """Into the load's ledger, so the end-to-end ledger follows them to their end."""
+    with open(ledger_path, "a") as out:  # appended whole lines, beside the load worker's
+        for server_id, t in accepted:
+            op = Operation("burst", "server-create", server_id, None, t, None, "pending")
+            out.write(ledger.dump(op) + "\n")
+
+
 def kill_conductor_during_builds(cloud: Cloud, ledger_path) -> None:
     node = cloud.scenario.controller.name
     series = cloud.release(node, "nova-conductor")
     # The conductor takes every cast off its queue at once (oslo.messaging acks on
     # arrival) and is killed while it works on them: the bus saw them delivered.
-    with ThreadPoolExecutor(BURST) as pool:
-        accepted = list(pool.map(lambda i: (_create(cloud, f"burst-{i}"), time.time()),
-                                 range(BURST)))  # fmt: skip
+    accepted = _burst(cloud)
     operations.kill(cloud, node, "nova-conductor")
-    with open(ledger_path, "a") as out:  # appended whole lines, beside the load worker's
-        for server_id, t in accepted:
-            op = Operation("burst", "server-create", server_id, None, t, None, "pending")
-            out.write(ledger.dump(op) + "\n")
+    _follow(accepted, ledger_path)
     operations.start(cloud, "nova", node, "nova-conductor", series)
 
 
-def restart_rabbitmq(cloud: Cloud) -> None:
-    """A broker restart as an operator's `systemctl restart` does it: graceful stop, start.
-    Its queues are not durable (oslo.messaging's default), so what they held is gone."""
+def restart_rabbitmq(cloud: Cloud, ledger_path) -> None:
+    """A broker restart as an operator's `systemctl restart` does it (graceful stop, start)
+    while builds are in flight. Its queues are not durable (oslo.messaging's default), so
+    what they held is gone, and so are the reply queues of calls waiting for an answer.
+    (Restarted with nothing in flight under the default load, it lost nothing: 880
+    messages traced across it, 17 operations all completed.)"""
     node = cloud.scenario.controller
+    _follow(_burst(cloud), ledger_path)
     operations.stop(cloud, node.name, rabbitmq.NAME)
     proc = process.spawn(rabbitmq.NAME, node.name, cloud.netns(node),
                          [f"{rabbitmq.RABBIT_BIN}/rabbitmq-server"], rabbitmq.env(cloud),

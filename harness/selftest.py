@@ -145,5 +145,16 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def markdown(outcomes: list[Outcome]) -> str:
+    """The table as the README shows it."""
+    lines = ["| case | expected | fired | verdict | duration |", "|---|---|---|---|---|"]
+    for o in outcomes:
+        fired = ", ".join(o.fired + [f"{u}?" for u in o.unknown]) or "none"
+        lines.append(f"| {o.case} | {', '.join(o.expected)} | {fired} | {o.verdict} | "
+                     f"{o.duration:.0f} s |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def _save(report_dir: Path, outcomes: list[Outcome]) -> None:
     (report_dir / "selftest.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    (report_dir / "selftest.md").write_text(markdown(outcomes))

@@ -47,7 +47,7 @@ def state_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_ci_cases_are_few(tmp_path):
+def test_the_ci_subset_is_two_or_three_cases(tmp_path):
     assert 2 <= len(CI_CASES) <= 3, sorted(CI_CASES)
 
 

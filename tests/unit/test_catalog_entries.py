@@ -215,3 +215,15 @@ def test_an_oracle_that_could_not_judge_is_no_catch(tmp_path):
 def test_a_run_that_left_no_results_has_no_verdict(tmp_path):
     s = replace(load(DEFAULT), selftest=Expectation(("rpc_bus",), "why"))
     assert selftest.judge_case("x", s, tmp_path, 1.0).verdict == selftest.NO_VERDICT
+
+
+def test_the_table_and_its_markdown_name_each_case_and_its_verdict():
+    outcomes = [selftest.Outcome("4-x", ["rpc_bus"], ["rpc_bus", "hosts"], [], selftest.CAUGHT,
+                                 320.4, "reports/x/4-x"),
+                selftest.Outcome("7-y", ["rpc_bus"], [], ["rpc_bus"], selftest.MISSED, 9.0,
+                                 "reports/x/7-y", "step 1.3 failed")]  # fmt: skip
+    md = selftest.markdown(outcomes).splitlines()
+    assert md[2] == "| 4-x | rpc_bus | rpc_bus, hosts | caught | 320 s |"
+    assert md[3] == "| 7-y | rpc_bus | rpc_bus? | missed | 9 s |"
+    text = selftest.table(outcomes)
+    assert "reports/x/7-y" in text and "7-y: step 1.3 failed" in text
