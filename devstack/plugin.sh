@@ -67,6 +67,8 @@ function configure_uh_haproxy {
         echo "    timeout client 300s"
         echo "    timeout server 300s"
         echo "    timeout http-keep-alive 30s"
+        # a busy API is not a dead one (harness/infra/haproxy.py says why)
+        echo "    timeout check 5s"
         echo ""
         echo "listen nova-api"
         # Every address, so the VIP works wherever keepalived puts it (no nonlocal bind).

@@ -48,6 +48,11 @@ def render(cloud: Cloud, frontends: list[Frontend]) -> str:
         "    timeout client 300s",
         "    timeout server 300s",
         "    timeout http-keep-alive 30s",
+        # A health check may wait 5 s for its answer (the default is `inter`, 1 s): a
+        # single-worker API busy with a slow request on a loaded machine is not down, and
+        # with both servers checked out at once the VIP had none (seen in CI, two clouds
+        # on two cores). A dead server still fails at once: its port refuses.
+        "    timeout check 5s",
         "",
     ]
     for fe in frontends:
