@@ -154,3 +154,14 @@ def test_a_broker_restart_the_tracer_followed_is_counted_and_what_it_wiped_is_lo
     v = judge(records)
     assert v.status == FAIL and v.counts["tracer_gaps"] == 1
     assert [e["key"] for e in v.evidence] == ["u1"]
+
+
+def test_a_long_call_unanswered_past_oslos_call_monitor_is_lost_not_pending():
+    # select_destinations carries a 1800 s expiration, but its caller's call monitor gives
+    # up after 60 s without a reply or heartbeat (the conductor set the build to ERROR).
+    long = 1_800_000
+    v = judge([call("s1", 25, "m1", queue="scheduler", ttl=long), deliver("s1", 25.1, "scheduler")])
+    assert v.status == FAIL and v.evidence[0]["why"] == "delivered, never answered"
+    # within the monitor's 60 s when tracing stopped (at 100): not yet lost
+    v = judge([call("s2", 90, "m2", queue="scheduler", ttl=long), deliver("s2", 90.1, "scheduler")])
+    assert v.status == PASS and v.counts["pending"] == 1
