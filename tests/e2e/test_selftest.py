@@ -10,7 +10,6 @@ run beside a developer's cloud on the default network.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import yaml
 from harness import selftest
 from harness.scenario import load
 
-from .conftest import SCENARIO, footprint, harness, new_state_dir
+from .conftest import SCENARIO, footprint, harness
 
 ROOT = Path(__file__).parents[2]
 CATALOG = ROOT / "scenarios" / "negative"
@@ -37,14 +36,6 @@ def on_e2e_network(path: Path, into: Path) -> Path:
     out = into / path.name
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     return out
-
-
-@pytest.fixture(scope="module")
-def state_dir():
-    path = new_state_dir()
-    yield path
-    harness(path, "down", timeout=300)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_the_ci_subset_is_two_or_three_cases(tmp_path):
