@@ -141,7 +141,8 @@ def kill_compute_and_delete_queue(cloud: Cloud, node: str) -> None:
 
 
 def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
-    wait.until(lambda: {q["name"]: q["messages"] for q in rabbitmq.queues(cloud)}.get(queue, 0),
+    broker = cloud.broker()
+    wait.until(lambda: {q["name"]: q["messages"] for q in bus.queues(broker)}.get(queue, 0),
                timeout, f"a message waiting in {queue}", interval=0.5)  # fmt: skip
 
 
@@ -180,12 +181,7 @@ def restart_rabbitmq(cloud: Cloud, ledger_path) -> None:
     node = cloud.scenario.controller
     _follow(_burst(cloud), ledger_path)
     operations.stop(cloud, node.name, rabbitmq.NAME)
-    proc = process.spawn(rabbitmq.NAME, node.name, cloud.netns(node),
-                         [f"{rabbitmq.RABBIT_BIN}/rabbitmq-server"], rabbitmq.env(cloud),
-                         cloud.log_path(node, rabbitmq.NAME))  # fmt: skip
-    cloud.add_process(proc)
-    wait.until(lambda: rabbitmq.ctl(cloud, "await_startup", "--timeout", "5", timeout=30) == 0,
-               90, "RabbitMQ accepting connections again", interval=1.0)  # fmt: skip
+    rabbitmq.start_server(cloud)
     bus.set_tracing(cloud.broker(), True)  # the firehose is a runtime flag: a restart clears it
 
 

@@ -65,8 +65,8 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         keep: bool, report_dir: Path | None, backend: str = "embedded",
         nodes: Path | None = None) -> int:  # fmt: skip
     target = open_target(backend, scenario_path, state_dir, cache_dir, nodes)
-    plan = plan_for(scenario_path, seed, nodes)
-    s = plan.scenario
+    s = target.scenario  # on devstack, with the nodes file's nodes and VIP
+    plan = planner.build(s, choose_seed(s, seed))
     # Up first: a cloud that does not come up (or nodes out of reach) leaves no run folder.
     cloud = target.up()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{s.name}-{plan.seed}"

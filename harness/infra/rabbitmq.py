@@ -100,9 +100,16 @@ def start(cloud: Cloud) -> None:
         cloud.log_path(node, "epmd"),
     )  # fmt: skip
     cloud.add_process(epmd)
+    start_server(cloud)
+
+
+def start_server(cloud: Cloud) -> None:
+    """rabbitmq-server on the controller (epmd and the config already there), recorded,
+    once it accepts connections; also how a restart brings it back (harness/faults.py)."""
+    node = cloud.scenario.controller
     log = cloud.log_path(node, NAME)
-    proc = process.spawn(NAME, node.name, ns, [f"{RABBIT_BIN}/rabbitmq-server"], e, log)
-    cloud.add_process(proc)
+    argv = [f"{RABBIT_BIN}/rabbitmq-server"]
+    cloud.add_process(process.spawn(NAME, node.name, cloud.netns(node), argv, env(cloud), log))
     wait.until(lambda: _ready(cloud), 90, "RabbitMQ accepting connections", interval=1.0)
 
 
@@ -146,10 +153,3 @@ class Broker:
 
     def ctl(self, *args: str) -> str:
         return ctl_output(self.cloud, *args)
-
-
-def queues(cloud: Cloud) -> list[dict]:
-    """Every queue now: name, messages ready + unacked, consumers."""
-    from harness.bus import control  # the bus imports this module's cloud types
-
-    return control.queues(Broker(cloud))

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import hostcheck, job, judge, openstack_api, operations, smoke
+from harness.bus import control as bus
 from harness.checks import hosts, record
 from harness.checks import resources as resources_oracle
 from harness.checks.record import RunRecord
@@ -74,7 +75,7 @@ def test_failed_requests_fire_when_the_only_nova_api_behind_the_vip_restarts(clo
 def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        depth = {q["name"]: q["messages"] for q in rabbitmq.queues(cloud)}.get(queue, 0)
+        depth = {q["name"]: q["messages"] for q in bus.queues(cloud.broker())}.get(queue, 0)
         if depth:
             return depth
         time.sleep(0.5)
