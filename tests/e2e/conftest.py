@@ -45,10 +45,38 @@ def harness(state_dir: Path, *args: str, timeout: float = 900, **kw) -> subproce
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+OWNER = "pytest.pid"  # the test process a state dir belongs to
+
+
 def new_state_dir() -> Path:
     STATE_ROOT.mkdir(parents=True, exist_ok=True)
     os.chmod(STATE_ROOT, 0o755)
-    return STATE_ROOT / uuid.uuid4().hex[:8]
+    path = STATE_ROOT / uuid.uuid4().hex[:8]
+    path.mkdir()
+    (path / OWNER).write_text(str(os.getpid()))
+    return path
+
+
+def _owner_alive(path: Path) -> bool:
+    try:
+        os.kill(int((path / OWNER).read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def bring_down_abandoned() -> list[Path]:
+    """`harness down` every test cloud whose test process is gone (a run killed, or the
+    machine's session ended mid-test): its processes are ended by the pids its state dir
+    recorded, its namespaces and bridge removed. Without this, one killed run fails every
+    later one on "a previous test cloud is still here"."""
+    swept = []
+    for path in sorted(STATE_ROOT.glob("*")) if STATE_ROOT.is_dir() else []:
+        if path.is_dir() and not _owner_alive(path):
+            harness(path, "down", timeout=300)
+            shutil.rmtree(path, ignore_errors=True)
+            swept.append(path)
+    return swept
 
 
 @dataclass
@@ -89,6 +117,7 @@ def footprint(state_dir: Path, scenario_path: Path = SCENARIO) -> Footprint:
 
 @pytest.fixture(scope="module")
 def state_dir():
+    bring_down_abandoned()
     path = new_state_dir()
     yield path
     harness(path, "down", timeout=300)

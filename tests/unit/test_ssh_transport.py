@@ -151,6 +151,13 @@ def test_a_started_process_is_detached_with_exactly_its_environment_and_log(tmp_
         assert process.alive(proc)
         fields = process.parse_stat(Path(f"/proc/{proc.pid}/stat").read_text())
         assert fields[3] == str(proc.pid), "its own session"
+        # The start returns once setsid has run; setsid and env then exec in turn, so wait
+        # for the program itself before reading its environment.
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        deadline = time.monotonic() + 5
+        while not cmdline.read_bytes().startswith(sys.executable.encode() + b"\0"):
+            assert time.monotonic() < deadline, cmdline.read_bytes()
+            time.sleep(0.05)
         environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
         assert {e.decode() for e in environ if e} == {f"{k}={v}" for k, v in ENV.items()}
         deadline = time.monotonic() + 5
