@@ -268,6 +268,15 @@ def test_local_conf_compute_api_runs_nova_api_and_compute_only():
     )
 
 
+def test_local_conf_templates_ship_no_password_and_ask_for_the_same_ones():
+    controller = settings(DEVSTACK / "local.conf.controller")
+    compute_api = settings(DEVSTACK / "local.conf.compute-api")
+    wanted = {"ADMIN_PASSWORD", "DATABASE_PASSWORD", "RABBIT_PASSWORD", "SERVICE_PASSWORD"}
+    for conf in (controller, compute_api):
+        passwords = {k: v for k, v in conf.items() if k.endswith("PASSWORD")}
+        assert passwords == dict.fromkeys(wanted, "")
+
+
 def test_local_conf_services_are_the_plugins():
     known = set(re.findall(r"is_service_enabled ([\w -]+)", (DEVSTACK / "plugin.sh").read_text()))
     known = {s for group in known for s in group.split()}
