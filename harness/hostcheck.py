@@ -96,10 +96,11 @@ def check_node(
     return checks
 
 
-def _probe(node: Node, check: str, expected: str, probe, *args) -> Check:
-    """`probe(*args)` answers the check's actual value."""
+def probe(node: Node, check: str, expected: str, answer, *args) -> Check:
+    """One check: `answer(*args)` gives its actual value (the devstack target's checks
+    use it too)."""
     try:
-        actual = probe(*args)
+        actual = answer(*args)
     except Exception as e:  # the node could not answer: a failed check, not a crash
         actual = f"error: {type(e).__name__}: {e}"
     return Check(node.name, check, expected, actual, actual == expected)
@@ -129,7 +130,7 @@ def releases(cloud: Cloud, host: Host, node: Node, target: str) -> list[Check]:
             checks.append(Check(node.name, f"release {name}", target, "not in the record", False))
         for proc in procs:
             checks.append(
-                _probe(node, f"release {name}", target, release_on, host, proc.pid, table, venvs)
+                probe(node, f"release {name}", target, release_on, host, proc.pid, table, venvs)
             )
     return checks
 
@@ -169,7 +170,7 @@ def config(cloud: Cloud, host: Host, node: Node, options: Options) -> list[Check
         return parser.get(section, key) if parser.has_option(section, key) else UNSET
 
     return [
-        _probe(node, f"config {svc} [{section}] {key}", value, read, svc, section, key)
+        probe(node, f"config {svc} [{section}] {key}", value, read, svc, section, key)
         for (name, svc, section, key), value in sorted(options.items())
         if name == node.name
     ]
@@ -189,7 +190,7 @@ def listening(cloud: Cloud, host: Host, node: Node) -> list[Check]:
         if node.name == cloud.scenario.controller.name:
             sockets.append((f"haproxy {api.name}", cloud.vip, api.port))
     return [
-        _probe(node, f"listening {what} {address}:{port}", LISTENING, state, address, port)
+        probe(node, f"listening {what} {address}:{port}", LISTENING, state, address, port)
         for what, address, port in sockets
     ]
 
@@ -220,4 +221,4 @@ def backends(cloud: Cloud, host: Host, node: Node) -> list[Check]:
         if svc.api
         for n in cloud.scenario.serving(svc.api.name)
     ]
-    return [_probe(node, f"backend {fe}/{srv}", UP, state, fe, srv) for fe, srv in servers]
+    return [probe(node, f"backend {fe}/{srv}", UP, state, fe, srv) for fe, srv in servers]

@@ -25,7 +25,7 @@ from harness.backends.devstack import (
     transport_url,
 )
 from harness.errors import UserError
-from harness.hostcheck import UNSET, UP, Check, _probe, expected_options
+from harness.hostcheck import UNSET, UP, Check, expected_options, probe
 from harness.progress import log
 from harness.scenario import Node
 from harness.topology import devstack as ds
@@ -99,7 +99,7 @@ class DevstackTarget:
         if node.serves("nova-api"):
             stats = self.backend.stats
             checks += [
-                _probe(
+                probe(
                     node,
                     f"backend nova-api/{server}",
                     UP,
@@ -126,7 +126,7 @@ class DevstackTarget:
             return parser.get(section, key) if parser.has_option(section, key) else UNSET
 
         return [
-            _probe(node, f"config {svc} [{section}] {key}", value, read, svc, section, key)
+            probe(node, f"config {svc} [{section}] {key}", value, read, svc, section, key)
             for (name, svc, section, key), value in sorted(options.items())
             if name == node.name
         ]
