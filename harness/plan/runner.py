@@ -31,9 +31,6 @@ class Context:
         if self.backend is None:
             self.backend = Embedded(self.cloud, self.cache_dir)
 
-    def ensure_venv(self, series: str) -> None:
-        self.backend.ensure_venv(series)
-
 
 @dataclass
 class StepResult:

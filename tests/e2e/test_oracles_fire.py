@@ -11,13 +11,12 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import hostcheck, job, judge, openstack_api, operations, smoke
-from harness.bus import control as bus
+from harness import faults, hostcheck, job, judge, openstack_api, operations, smoke
 from harness.checks import hosts, record
 from harness.checks import resources as resources_oracle
 from harness.checks.record import RunRecord
 from harness.cloud import Cloud
-from harness.infra import haproxy, rabbitmq
+from harness.infra import haproxy
 from harness.load import ledger
 from harness.load.ledger import Operation
 from harness.observe import Watch
@@ -72,39 +71,15 @@ def test_failed_requests_fire_when_the_only_nova_api_behind_the_vip_restarts(clo
     assert all(start - AFTERMATH <= e["sent"] <= end + AFTERMATH for e in verdict.evidence)
 
 
-def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        depth = {q["name"]: q["messages"] for q in bus.queues(cloud.broker())}.get(queue, 0)
-        if depth:
-            return depth
-        time.sleep(0.5)
-    raise AssertionError(f"no message reached {queue} within {timeout} s")
-
-
 def test_bus_ledger_fires_when_a_dead_computes_queue_is_removed_with_casts_queued(cloud, tmp_path):
-    conn = openstack_api.admin(cloud)
-    image, flavor = smoke.ensure_image_and_flavor(conn)
     queue = "compute.compute-api"
-    created = []
 
     def fault(_):
-        operations.kill(cloud, "compute-api", "nova-compute")
-        # Forced onto the dead compute (still "up" to the scheduler for a while): the
-        # build casts wait in its queue, which is then deleted.
-        for i in range(2):
-            created.append(conn.compute.create_server(
-                name=f"queued-{i}", image_id=image, flavor_id=flavor, networks="none",
-                availability_zone="nova:compute-api"))  # fmt: skip
-        _wait_queue_depth(cloud, queue)
-        assert rabbitmq.ctl(cloud, "delete_queue", queue) == 0
-        operations.start(cloud, "nova", "compute-api", "nova-compute", "2026.1")
+        # The catalog's fault: SIGKILL the compute, force builds onto it (still "up" to the
+        # scheduler for a while) so their casts wait in its queue, delete the queue, start it.
+        faults.kill_compute_and_delete_queue(cloud, "compute-api")
 
-    try:
-        v = watched(cloud, tmp_path, "nova-compute on compute-api: SIGKILL, queue deleted", fault)
-    finally:
-        for server in created:
-            conn.compute.delete_server(server, ignore_missing=True)
+    v = watched(cloud, tmp_path, "nova-compute on compute-api: SIGKILL, queue deleted", fault)
     verdict = v["rpc_bus"]
     assert verdict.status == "fail", verdict.summary
     lost = [e for e in verdict.evidence if e["queue"] == queue]
@@ -174,8 +149,8 @@ def test_resources_fire_when_an_upgrade_loses_the_image_store(cloud, tmp_path):
 def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(cloud, tmp_path):
     target = "2026.2"
     ctx = runner.Context(cloud, venv.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
-    ctx.ensure_venv(target)
-    # The right first half of nova's procedure (expand with the new code)...
+    # The right first half of nova's procedure (expand with the new code; Install builds
+    # the target's venv)...
     for step in (steps.Install("nova", "compute-api", target),
                  steps.Manage("nova", "api-db-sync", target),
                  steps.Manage("nova", "db-sync", target)):  # fmt: skip
