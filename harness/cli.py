@@ -1,4 +1,4 @@
-"""The `harness` command: doctor, lock, up, plan, run, report, status, down.
+"""The `harness` command: doctor, lock, prepare, up, plan, run, report, status, down.
 
 Exit status: 0 success, 1 a step or check failed, 2 bad input or missing prerequisite
 (one sentence, nothing left running), 130 interrupted.
@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="list prerequisites present and missing")
     lock = sub.add_parser("lock", help="regenerate the lock files of catalogued series")
     lock.add_argument("series", nargs="*", help="default: every series")
+    prepare = sub.add_parser(
+        "prepare", help="install the Debian packages and build the scenario's release venvs"
+    )
+    prepare.add_argument("scenario", type=Path)
     commands = (
         ("up", "bring the scenario's cloud up at its base release"),
         ("plan", "print the rolling-upgrade plan as a tree; changes nothing"),
@@ -104,6 +108,16 @@ def cmd_lock(args, state_dir, cache_dir) -> int:
     return 0
 
 
+def cmd_prepare(args, state_dir, cache_dir) -> int:
+    from harness import prepare, scenario
+
+    _, s = scenario.read(args.scenario)  # a bad scenario stops before anything is installed
+    rows = [prepare.packages(), *prepare.venvs(s, cache_dir)]
+    for r in rows:
+        print(f"{r.what:16} {r.outcome:10} {r.seconds:6.1f} s  {r.where}")
+    return 0 if all(not r.outcome.startswith("missing") for r in rows) else 1
+
+
 def cmd_up(args, state_dir, cache_dir) -> int:
     cloud = lifecycle.up(args.scenario, state_dir, cache_dir)
     print(f"cloud {cloud.scenario.name} is up; VIP {cloud.vip}; 'harness status' shows it.")
@@ -169,6 +183,7 @@ def cmd_selftest(args, state_dir, cache_dir) -> int:
 COMMANDS = {
     "doctor": cmd_doctor,
     "lock": cmd_lock,
+    "prepare": cmd_prepare,
     "up": cmd_up,
     "plan": cmd_plan,
     "run": cmd_run,

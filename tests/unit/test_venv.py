@@ -1,0 +1,34 @@
+"""Release venvs: a failed build says why in one sentence and leaves nothing half-built."""
+
+import pytest
+
+from harness.errors import UserError
+from harness.releases import catalog, venv
+
+
+def test_a_failed_install_names_uv_s_cause_and_leaves_no_venv(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "LOCK_DIR", tmp_path / "locks")
+    (tmp_path / "locks").mkdir()
+    series = catalog.Series("9999.1", "2026-01-01", {})
+    series.lock_file.write_text("no-such-project-upgrade-harness==1.0\n")
+    monkeypatch.setenv("UV_OFFLINE", "1")  # fails at once, with no registry asked
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv"))
+    with pytest.raises(UserError) as caught:
+        venv.ensure(series, tmp_path / "cache")
+    message = str(caught.value)
+    assert message.startswith("Could not build the 9999.1 venv: uv pip install failed (")
+    assert "no-such-project-upgrade-harness" in message and "\n" not in message
+    assert "SSL_CERT_FILE" in message  # how to fix it behind a proxy
+    assert list((tmp_path / "cache" / "venvs").iterdir()) == []
+
+
+def test_uv_s_innermost_cause_is_the_reason():
+    stderr = [
+        "error: Failed to fetch: `https://pypi.org/simple/six/`",
+        "  Caused by: Request failed after 3 retries",
+        "  cause: error sending request for url (https://pypi.org/simple/six/)",
+        "  cause: invalid peer certificate: UnknownIssuer",
+        "hint: Consider enabling use of system TLS certificates",
+    ]
+    assert venv._reason(stderr) == "invalid peer certificate: UnknownIssuer"
+    assert venv._reason(["something odd"]) == "something odd"
