@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness import backends, lifecycle, prereqs, progress
+from harness import backends, lifecycle, prereqs, progress, scenario
 from harness.cloud import default_state_dir
 from harness.errors import StepFailed, UserError
 from harness.releases import catalog, locks, venv
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "prepare", help="install the Debian packages and build the scenario's release venvs"
     )
     prepare.add_argument("scenario", type=Path)
+    _source_arguments(prepare)
     commands = (
         ("up", "bring the scenario's cloud up at its base release"),
         ("plan", "print the rolling-upgrade plan as a tree; changes nothing"),
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in commands:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("scenario", type=Path)
+        _source_arguments(cmd)
         if name in ("plan", "run"):
             cmd.add_argument("--seed", type=int, default=None, help="replay a run's choices")
             cmd.add_argument("--nodes", type=Path, default=None,
@@ -57,15 +59,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _source_arguments(cmd) -> None:
+    cmd.add_argument("--source", action="append", default=[], metavar="PROJECT=PATH[@VERSION]",
+                     help="roll to this tree (a checkout or an unpacked sdist) in place of "
+                          "the project's release; repeatable")  # fmt: skip
+    cmd.add_argument("--constraints", type=Path, default=None, metavar="FILE",
+                     help="the target side's upper-constraints (openstack/requirements' "
+                          "format) instead of the committed lock")  # fmt: skip
+
+
+def overrides(args) -> scenario.Overrides:
+    return scenario.Overrides(tuple(args.source), args.constraints)
+
+
 def _selftest_parser(sub) -> None:
     cmd = sub.add_parser(
-        "selftest", help="run the catalog of wrong procedures; each must be caught"
+        "selftest", help="run the catalogs of wrong procedures and code; each must be caught"
     )
     cmd.add_argument("--cases", default=None, help="comma-separated case names or numbers")
     cmd.add_argument(
         "--report-dir", type=Path, default=None, help="default reports/selftest-<stamp>"
     )
-    cmd.add_argument("--catalog", type=Path, default=None, help="default scenarios/negative")
+    cmd.add_argument("--catalog", type=Path, action="append", default=[],
+                     help="a folder of cases, repeatable (default: scenarios/negative and "
+                          "scenarios/code)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,9 +126,10 @@ def cmd_lock(args, state_dir, cache_dir) -> int:
 
 
 def cmd_prepare(args, state_dir, cache_dir) -> int:
-    from harness import prepare, scenario
+    from harness import prepare
 
-    _, s = scenario.read(args.scenario)  # a bad scenario stops before anything is installed
+    # A bad scenario or source stops before anything is installed.
+    s = scenario.load(args.scenario, overrides(args))
     rows = [prepare.packages(), *prepare.venvs(s, cache_dir)]
     for r in rows:
         print(f"{r.what:16} {r.outcome:10} {r.seconds:6.1f} s  {r.where}")
@@ -119,7 +137,7 @@ def cmd_prepare(args, state_dir, cache_dir) -> int:
 
 
 def cmd_up(args, state_dir, cache_dir) -> int:
-    cloud = lifecycle.up(args.scenario, state_dir, cache_dir)
+    cloud = lifecycle.up(args.scenario, state_dir, cache_dir, overrides=overrides(args))
     print(f"cloud {cloud.scenario.name} is up; VIP {cloud.vip}; 'harness status' shows it.")
     return 0
 
@@ -128,7 +146,8 @@ def cmd_plan(args, state_dir, cache_dir) -> int:
     from harness import job
     from harness.plan import planner
 
-    print(planner.render(job.plan_for(args.scenario, args.seed, args.nodes)), end="")
+    plan = job.plan_for(args.scenario, args.seed, args.nodes, overrides(args))
+    print(planner.render(plan), end="")
     return 0
 
 
@@ -136,7 +155,7 @@ def cmd_run(args, state_dir, cache_dir) -> int:
     from harness import job
 
     return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir,
-                   args.backend, args.nodes)  # fmt: skip
+                   args.backend, args.nodes, overrides(args))  # fmt: skip
 
 
 def cmd_report(args, state_dir, cache_dir) -> int:
@@ -176,7 +195,7 @@ def cmd_down(args, state_dir, cache_dir) -> int:
 def cmd_selftest(args, state_dir, cache_dir) -> int:
     from harness import selftest
 
-    cases = selftest.choose(selftest.catalog(args.catalog or selftest.CATALOG), args.cases)
+    cases = selftest.choose(selftest.catalog(*args.catalog), args.cases)
     return selftest.run(cases, state_dir, cache_dir, args.report_dir)
 
 

@@ -98,7 +98,8 @@ class Cloud:
         if not path.exists():
             return None
         record = json.loads(path.read_text())
-        scenario = parse(record["scenario_data"], Path(record["scenario"]))
+        # Its venvs are built and recorded: the sources need not be read (nor still exist).
+        scenario = parse(record["scenario_data"], Path(record["scenario"]), sources=False)
         return cls(scenario, state_dir, record)
 
     def save(self) -> None:

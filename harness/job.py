@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+import yaml
 
 from harness import lifecycle, report, smoke
 from harness import scenario as scenario_mod
@@ -28,6 +29,7 @@ from harness.observe import Watch
 from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
+from harness.releases import venv
 from harness.report import results
 from harness.resources import survival
 
@@ -40,31 +42,36 @@ def choose_seed(scenario, seed: int | None) -> int:
     return random.SystemRandom().randrange(2**31)
 
 
-def plan_for(scenario_path: Path, seed: int | None, nodes: Path | None = None) -> planner.Plan:
+def plan_for(scenario_path: Path, seed: int | None, nodes: Path | None = None,
+             overrides: scenario_mod.Overrides | None = None) -> planner.Plan:  # fmt: skip
     """The scenario's plan; on devstack nodes (`nodes`: the nodes file), for those nodes."""
-    s = scenario_mod.load(scenario_path)
+    s = scenario_mod.load(scenario_path, overrides)
     if nodes is not None:
         s = devstack_nodes.scenario_on(s, devstack_nodes.load(nodes))
     return planner.build(s, choose_seed(s, seed))
 
 
 def open_target(backend: str, scenario_path: Path, state_dir: Path, cache_dir: Path,
-                nodes: Path | None):  # fmt: skip
+                nodes: Path | None, overrides: scenario_mod.Overrides | None = None):  # fmt: skip
     """Where the run happens (harness/backends): the embedded cloud, or devstack nodes."""
-    s = scenario_mod.load(scenario_path)
+    s = scenario_mod.load(scenario_path, overrides)
     if backend == "devstack":
         if nodes is None:
             raise UserError("The devstack backend needs --nodes (the devstack nodes file).")
+        if any(side.sources or side.constraints for side in (s.side_from, s.side_to)):
+            raise UserError("Sources and constraints are for the embedded backend for now; "
+                            "the devstack backend rolls catalogued releases only.")  # fmt: skip
         return DevstackTarget(s, nodes, state_dir)
     if nodes is not None:
         raise UserError("--nodes is for the devstack backend (add --backend devstack).")
-    return EmbeddedTarget(scenario_path, s, state_dir, cache_dir)
+    return EmbeddedTarget(scenario_path, s, state_dir, cache_dir, overrides)
 
 
 def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
         keep: bool, report_dir: Path | None, backend: str = "embedded",
-        nodes: Path | None = None) -> int:  # fmt: skip
-    target = open_target(backend, scenario_path, state_dir, cache_dir, nodes)
+        nodes: Path | None = None,
+        overrides: scenario_mod.Overrides | None = None) -> int:  # fmt: skip
+    target = open_target(backend, scenario_path, state_dir, cache_dir, nodes, overrides)
     s = target.scenario  # on devstack, with the nodes file's nodes and VIP
     plan = planner.build(s, choose_seed(s, seed))
     # Up first: a cloud that does not come up (or nodes out of reach) leaves no run folder.
@@ -73,13 +80,19 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     run_dir = report_dir or Path("reports") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "plan.txt").write_text(planner.render(plan))
-    shutil.copyfile(scenario_path, run_dir / "scenario.yaml")  # to judge it again offline
+    # To judge it again offline: as the run read it (what it extends, the command line's
+    # sources merged in), since a copy of the file would lean on files beside it.
+    data, _ = scenario_mod.read(scenario_path, overrides, sources=False)
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     log.info("run %s on %s: seed %d, %s -> %s, %d steps; report in %s", run_id, target.name,
              plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
     where = f" --backend devstack --nodes {nodes}" if nodes else ""
+    if overrides and (overrides.sources or overrides.constraints):
+        where += "".join(f" {arg}" for arg in s.side_to.replay_args())
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed, "backend": target.name,
                "releases": {"from": s.release_from, "to": s.release_to},
+               "sides": sides_record(s, getattr(cloud, "record", {}).get("venvs", {})),
                "replay": f"harness run {scenario_path} --seed {plan.seed}" + where,
                "started": time.time(), "verification": {}}  # fmt: skip
     _save_run(run_dir, summary)
@@ -108,6 +121,18 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
                 target.down()
         verdict = _report(run_dir)
     return 0 if verdict == "pass" else 1
+
+
+def sides_record(s: scenario_mod.Scenario, venvs: dict[str, str]) -> dict:
+    """What was rolled from and to: each side's series, each project's installed version
+    (from its venv's manifest where the harness built it), its sources and constraints."""
+    out = {}
+    for key, side in (("from", s.side_from), ("to", s.side_to)):
+        path = Path(venvs[side.name]) if side.name in venvs else None
+        built = venv.manifest(path) if path and venv.is_built(path) else {}
+        out[key] = {"series": side.name, **side.record(),
+                    "projects": built.get("projects") or dict(side.series.versions)}  # fmt: skip
+    return out
 
 
 def _report(run_dir: Path) -> str:

@@ -23,7 +23,8 @@ from harness.errors import UserError
 from harness.infra import haproxy, mariadb, rabbitmq
 from harness.prereqs import require
 from harness.progress import log
-from harness.releases import catalog, venv
+from harness.releases import venv
+from harness.releases.sides import Side
 from harness.scenario import Node
 from harness.services import ORDER, Service
 from harness.services.base import uwsgi_ini, wait_api
@@ -38,24 +39,25 @@ INFRA = ("sshd", "haproxy", "rabbitmq", "epmd", "mariadb")
 TEARDOWN_TIMEOUT = 10.0
 
 
-def build_venvs(series_names: list[str], cache_dir: Path) -> dict[str, str]:
+def build_venvs(sides: list[Side], cache_dir: Path) -> dict[str, str]:
     paths = {}
-    for name in series_names:
+    for side in sides:
         started = time.monotonic()
-        path, built = venv.ensure(catalog.get(name), cache_dir)
+        path, built = venv.ensure(side, cache_dir)
         verb = "built" if built else "cached"
-        log.info("venv %s %s in %.1f s: %s", name, verb, time.monotonic() - started, path)
-        paths[name] = str(path)
+        log.info("venv %s %s in %.1f s: %s", side.name, verb, time.monotonic() - started, path)
+        paths[side.name] = str(path)
     return paths
 
 
-def up(scenario_path: Path, state_dir: Path, cache_dir: Path, venvs: dict | None = None) -> Cloud:
+def up(scenario_path: Path, state_dir: Path, cache_dir: Path, venvs: dict | None = None,
+       overrides: scenario_mod.Overrides | None = None) -> Cloud:  # fmt: skip
     """Bring the scenario's cloud up at its base release. `venvs` (series → path) may come
-    from a caller that built them already."""
-    data, scenario = scenario_mod.read(scenario_path)
+    from a caller that built them already; `overrides`: the command line's sources."""
+    data, scenario = scenario_mod.read(scenario_path, overrides)
     require(install=True)
     _check_free(scenario)
-    venvs = venvs or build_venvs([scenario.release_from], cache_dir)
+    venvs = venvs or build_venvs([scenario.side_from], cache_dir)
     cloud = Cloud.create(scenario, data, state_dir)
     cloud.record["venvs"] = venvs
     cloud.save()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import prereqs
-from harness.releases import catalog, venv
+from harness.releases import venv
 from harness.scenario import Scenario
 
 
@@ -38,9 +38,9 @@ def packages() -> Prepared:
 def venvs(s: Scenario, cache_dir: Path) -> list[Prepared]:
     """Both sides' venvs (uwsgi compiles in them: the packages' gcc comes first)."""
     rows = []
-    for name in dict.fromkeys((s.release_from, s.release_to)):
+    for side in (s.side_from, s.side_to):
         started = time.monotonic()
-        path, built = venv.ensure(catalog.get(name), cache_dir)
-        rows.append(Prepared(f"{name} venv", "built" if built else "cached",
+        path, built = venv.ensure(side, cache_dir)
+        rows.append(Prepared(f"{side.name} venv", "built" if built else "cached",
                              time.monotonic() - started, str(path)))  # fmt: skip
     return rows

@@ -16,7 +16,8 @@ import yaml
 
 from harness.checks.findings import KnownFinding
 from harness.errors import UserError
-from harness.releases import catalog
+from harness.releases import catalog, sides
+from harness.releases.sides import Side
 
 SCHEMA = json.loads((Path(__file__).parent / "schema" / "scenario.schema.json").read_text())
 # Roles that put one API on a node (role "api" puts all of them); the schema lists them too.
@@ -124,6 +125,9 @@ class Scenario:
     release_to: str
     network: Network
     nodes: tuple[Node, ...]
+    # Each side: its series and any source trees or constraints (harness/releases/sides.py).
+    side_from: Side | None = None
+    side_to: Side | None = None
     services: ServiceOptions = field(default_factory=ServiceOptions)
     plan: PlanOptions = field(default_factory=PlanOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
@@ -142,6 +146,13 @@ class Scenario:
     def serving(self, api: str) -> list[Node]:
         return [n for n in self.nodes if n.serves(api)]
 
+    def side(self, series: str) -> Side:
+        """The side of the roll named `series` (its label: the series' name)."""
+        for side in (self.side_from, self.side_to):
+            if side is not None and side.name == series:
+                return side
+        return Side(catalog.get(series))
+
     def node(self, name: str) -> Node:
         for n in self.nodes:
             if n.name == name:
@@ -149,12 +160,33 @@ class Scenario:
         raise UserError(f"The scenario has no node named {name!r}.")
 
 
-def load(path: str | Path) -> Scenario:
-    return read(path)[1]
+@dataclass(frozen=True)
+class Overrides:
+    """The command line's word on the target side: `--source P=PATH`, `--constraints`."""
+
+    sources: tuple[str, ...] = ()
+    constraints: Path | None = None
+
+    def apply(self, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("releases"), dict):
+            return data  # the schema says what is wrong with it
+        if "to" not in data["releases"]:
+            return data
+        releases = dict(data["releases"])
+        releases["to"] = sides.with_overrides(releases["to"], list(self.sources),
+                                              self.constraints, Path.cwd())  # fmt: skip
+        return {**data, "releases": releases}
 
 
-def read(path: str | Path) -> tuple[object, Scenario]:
-    """The file's data (kept in the cloud record) and the validated scenario."""
+def load(path: str | Path, overrides: Overrides | None = None, sources: bool = True) -> Scenario:
+    return read(path, overrides, sources)[1]
+
+
+def read(path: str | Path, overrides: Overrides | None = None,
+         sources: bool = True) -> tuple[object, Scenario]:  # fmt: skip
+    """The file's data (kept in the cloud record; with the command line's overrides in it)
+    and the validated scenario. `sources=False` leaves the sides' source trees unread (a
+    run folder judged again elsewhere, a cloud taken down after its checkout went away)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -164,20 +196,58 @@ def read(path: str | Path) -> tuple[object, Scenario]:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UserError(f"Scenario {path} is not valid YAML{where}.") from None
-    return data, parse(data, path)
+    data = _extended(sides.absolute(data, path.parent), path)
+    if overrides is not None:
+        data = overrides.apply(data)
+    return data, parse(data, path, sources)
 
 
-def parse(data: object, path: Path) -> Scenario:
+def _extended(data: object, path: Path, seen: tuple[Path, ...] = ()) -> object:
+    """`extends: OTHER.yaml` (relative to this file): OTHER's data under this file's — a
+    mapping merged key by key, anything else replaced — so that a catalog case states only
+    how it differs from the scenario it varies (its nodes, known findings and all)."""
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    base_path = (path.parent / str(data["extends"])).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise UserError(f"Scenario {path}: extends {data['extends']} in a loop.")
+    try:
+        base = yaml.safe_load(base_path.read_text())
+    except (OSError, yaml.YAMLError):
+        raise UserError(f"Scenario {path}: extends {data['extends']}, which cannot be "
+                        "read as YAML.") from None  # fmt: skip
+    base = _extended(sides.absolute(base, base_path.parent), base_path, (*seen, path.resolve()))
+    if not isinstance(base, dict):
+        raise UserError(f"Scenario {path}: extends {data['extends']}, which is no scenario.")
+    rest = {k: v for k, v in data.items() if k != "extends"}
+    return _merge(base, rest)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse(data: object, path: Path, sources: bool = True) -> Scenario:
     _validate_schema(data, path)
     net = Network(**data["network"])
     nodes = tuple(Node(n["name"], n["address"], tuple(n["roles"])) for n in data["nodes"])
+    side_from = sides.from_data(data["releases"]["from"], path.parent, sources)
+    side_to = sides.from_data(data["releases"]["to"], path.parent, sources)
     scenario = Scenario(
         name=data["name"],
         path=path,
-        release_from=catalog.get(data["releases"]["from"]).name,
-        release_to=catalog.get(data["releases"]["to"]).name,
+        release_from=side_from.name,
+        release_to=side_to.name,
         network=net,
         nodes=nodes,
+        side_from=side_from,
+        side_to=side_to,
         services=ServiceOptions(**data.get("services", {})),
         plan=_plan_options(data.get("plan", {})),
         load=_load_options(data.get("load", {}), path),
@@ -187,6 +257,7 @@ def parse(data: object, path: Path) -> Scenario:
         selftest=_expectation(data.get("selftest"), path),
     )
     _check_releases(scenario)
+    _check_sources(scenario)
     _check_nodes(scenario)
     _check_addresses(scenario)
     return scenario
@@ -266,6 +337,14 @@ def _validate_schema(data: object, path: Path) -> None:
     if not errors:
         return
     e = errors[0]
+    if e.validator == "oneOf" and e.context:  # a side: a series name, or {series, sources}
+        branch = 1 if isinstance(e.instance, dict) else 0
+        e = (
+            jsonschema.exceptions.best_match(
+                [c for c in e.context if c.schema_path and c.schema_path[0] == branch]
+            )
+            or e
+        )
     where = ".".join(str(p) for p in e.absolute_path) or "the top level"
     if e.validator == "additionalProperties":
         unknown = sorted(set(e.instance) - set(e.schema.get("properties", {})))
@@ -282,6 +361,18 @@ def _check_releases(s: Scenario) -> None:
             f"Scenario {s.path}: release 'to' ({s.release_to}) must be newer than "
             f"'from' ({s.release_from})."
         )
+
+
+def _check_sources(s: Scenario) -> None:
+    """A source for a project the scenario does not roll would never run: say so."""
+    rolled = s.plan.projects
+    for side in (s.side_from, s.side_to):
+        for src in side.sources:
+            service = "placement" if src.project == "openstack-placement" else src.project
+            if rolled is not None and service not in rolled:
+                raise UserError(f"Scenario {s.path}: a source is given for {service}, which "
+                                f"the scenario does not roll (plan.projects: "
+                                f"{', '.join(rolled) or 'none'}).")  # fmt: skip
 
 
 def _check_nodes(s: Scenario) -> None:

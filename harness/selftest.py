@@ -1,5 +1,7 @@
-"""`harness selftest`: run the catalog of deliberately wrong procedures
-(scenarios/negative/*.yaml) and show that the right oracle catches each.
+"""`harness selftest`: run the catalogs of deliberately wrong procedures
+(scenarios/negative/*.yaml) and of patches to the target's code (scenarios/code/*.yaml:
+each a small real diff to the N+1 sdist, harness/releases/sdists.py) and show that the
+right oracle catches each — and that a harmless patch raises no false alarm.
 
 Every case is a normal scenario run the way `harness run` runs it (job.run: up, roll with
 the wrong procedure, judge, report, down), into reports/selftest-<stamp>/<case>/. Its
@@ -8,6 +10,8 @@ one piece of an expected oracle's evidence must match (so the catch is for the r
 reason). Verdicts:
 
 - caught: an expected oracle failed (with evidence matching its signature, if any);
+- passed: a case that expects nothing (`expect: []`, a harmless change) passed;
+- false alarm: a case that expects nothing had an oracle fail;
 - wrong oracle: oracles failed, but none of the expected ones for the expected reason;
 - missed: no oracle failed;
 - no verdict: the run left no results.json (it crashed before judging).
@@ -29,8 +33,10 @@ from harness.errors import StepFailed, UserError
 from harness.progress import log
 from harness.report import results
 
-CATALOG = Path("scenarios/negative")
+CATALOGS = (Path("scenarios/negative"), Path("scenarios/code"))
 CAUGHT, WRONG, MISSED, NO_VERDICT = "caught", "wrong oracle", "missed", "no verdict"
+PASSED, FALSE_ALARM = "passed", "false alarm"
+GOOD = (CAUGHT, PASSED)
 
 
 @dataclass
@@ -45,9 +51,17 @@ class Outcome:
     error: str | None = None  # how the run ended, if a step failed
 
 
-def catalog(directory: Path = CATALOG) -> dict[str, Path]:
-    """case name (the file's stem) → scenario path, in case order."""
-    return {p.stem: p for p in sorted(directory.glob("*.yaml"))}
+def catalog(*directories: Path) -> dict[str, Path]:
+    """case name (the file's stem) → scenario path, each catalog's cases in order."""
+    cases: dict[str, Path] = {}
+    for directory in directories or CATALOGS:
+        for p in sorted(directory.glob("*.yaml")):
+            if p.stem in cases:
+                raise UserError(
+                    f"Selftest case {p.stem} is in two catalogs ({cases[p.stem]}, {p})."
+                )
+            cases[p.stem] = p
+    return cases
 
 
 def choose(cases: dict[str, Path], wanted: str | None) -> dict[str, Path]:
@@ -79,9 +93,10 @@ def run(cases: dict[str, Path], state_dir: Path, cache_dir: Path, report_dir: Pa
                                  report_dir / name))  # fmt: skip
         _save(report_dir, outcomes)
     print(table(outcomes), flush=True)
-    print(f"selftest: {sum(o.verdict == CAUGHT for o in outcomes)} of {len(outcomes)} caught; "
-          f"{report_dir / 'selftest.json'}")  # fmt: skip
-    return 0 if all(o.verdict == CAUGHT for o in outcomes) else 1
+    good = sum(o.verdict in GOOD for o in outcomes)
+    print(f"selftest: {good} of {len(outcomes)} as expected (caught, or passed where nothing "
+          f"is expected); {report_dir / 'selftest.json'}")  # fmt: skip
+    return 0 if good == len(outcomes) else 1
 
 
 def run_case(name: str, path: Path, s: scenario_mod.Scenario, state_dir: Path,
@@ -111,7 +126,11 @@ def judge_case(name: str, s: scenario_mod.Scenario, run_dir: Path, duration: flo
     fired = [o for o, v in oracles.items() if v["verdict"] == "fail" and v["judged"]]
     unknown = [o for o, v in oracles.items() if not v["judged"]]
     caught = [o for o in expected if o in fired and _for_the_reason(s, o, run_dir)]
-    verdict = CAUGHT if caught else WRONG if fired else MISSED
+    if not expected:  # a harmless change: the run must pass, and not by luck of a crash
+        ok = res["verdict"] == "pass" and not unknown
+        verdict = PASSED if ok else FALSE_ALARM
+    else:
+        verdict = CAUGHT if caught else WRONG if fired else MISSED
     return Outcome(name, expected, fired, unknown, verdict, duration, str(run_dir),
                    error or res.get("error"))  # fmt: skip
 

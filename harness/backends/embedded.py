@@ -9,7 +9,7 @@ from harness import collect, hostcheck, lifecycle, nova_services, openstack_api,
 from harness.backends import Releases, Stop
 from harness.cloud import Cloud
 from harness.progress import log
-from harness.releases import catalog, venv
+from harness.releases import venv
 from harness.services import BY_NAME
 
 
@@ -20,7 +20,10 @@ class Embedded:
         self.cloud, self.cache_dir = cloud, cache_dir
 
     def ensure_venv(self, series: str) -> None:
-        path, built = venv.ensure(catalog.get(series), self.cache_dir)
+        recorded = self.cloud.record["venvs"].get(series)
+        if recorded and venv.is_built(Path(recorded)):  # built before up, sources and all
+            return
+        path, built = venv.ensure(self.cloud.scenario.side(series), self.cache_dir)
         if built:
             log.info("built the %s venv", series)
         self.cloud.record["venvs"][series] = str(path)
@@ -79,8 +82,9 @@ class EmbeddedTarget:
     name = "embedded"
     trace_bus = True  # RabbitMQ is ours: the tracer sees every message
 
-    def __init__(self, scenario_path: Path, scenario, state_dir: Path, cache_dir: Path):
-        self.scenario_path, self.scenario = scenario_path, scenario
+    def __init__(self, scenario_path: Path, scenario, state_dir: Path, cache_dir: Path,
+                 overrides=None):  # fmt: skip
+        self.scenario_path, self.scenario, self.overrides = scenario_path, scenario, overrides
         self.state_dir, self.cache_dir = state_dir, cache_dir
         self.cloud: Cloud | None = None
         self.backend: Embedded | None = None
@@ -88,8 +92,9 @@ class EmbeddedTarget:
     def up(self) -> Cloud:
         # Both releases are built before anything runs: a broken lock fails here, not mid-roll.
         s = self.scenario
-        venvs = lifecycle.build_venvs([s.release_from, s.release_to], self.cache_dir)
-        self.cloud = lifecycle.up(self.scenario_path, self.state_dir, self.cache_dir, venvs)
+        venvs = lifecycle.build_venvs([s.side_from, s.side_to], self.cache_dir)
+        self.cloud = lifecycle.up(self.scenario_path, self.state_dir, self.cache_dir, venvs,
+                                  self.overrides)  # fmt: skip
         self.backend = Embedded(self.cloud, self.cache_dir)
         return self.cloud
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from harness.plan import steps as st
 from harness.plan import wrong
+from harness.releases import sources
 from harness.scenario import Scenario
 from harness.services import ORDER
 
@@ -126,6 +127,13 @@ def render(plan: Plan) -> str:
         f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]
+    for key, side in (("from", s.side_from), ("to", s.side_to)):
+        for src in side.sources if side else ():
+            lines.insert(
+                2, f"{key} {side.name}: {src.project} from {sources.describe(src.record())}"
+            )
+        if side and side.constraints:
+            lines.insert(2, f"{key} {side.name}: constraints {side.constraints.path}")
     if wrong.describe(s.plan):  # a negative scenario says so before anything else
         lines.insert(3, f"deliberately wrong: {wrong.describe(s.plan)}")
     for i, phase in enumerate(plan.phases, 1):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.checks.record import RunRecord
 from harness.plan import events as events_mod
+from harness.releases import sources
 from harness.report import series
 
 REPORT = "report.html"
@@ -68,11 +69,25 @@ def _axis(results: dict, record: RunRecord, events: list[dict]) -> Axis:
     return Axis(min(times, default=0.0), max(times, default=1.0))
 
 
+def _side_rows(sides: dict) -> list[tuple[str, str]]:
+    """Per side, each project's version, and every source tree rolled in place of one."""
+    rows = []
+    for key, side in sides.items():
+        versions = ", ".join(f"{p} {v}" for p, v in sorted((side.get("projects") or {}).items()))
+        rows.append((f"{key} {side.get('series', '')}", versions))
+        for src in side.get("sources") or []:
+            rows.append((f"{key}: {src['project']} source", sources.describe(src)))
+        if side.get("constraints"):
+            rows.append((f"{key}: constraints", side["constraints"]["path"]))
+    return rows
+
+
 def _header(r: dict) -> str:
     rel = r["releases"]
     rows = [
         ("scenario", r["scenario"]),
         ("releases", f"{rel['from']} → {rel['to']}"),
+        *_side_rows(r.get("sides") or {}),
         ("seed", r["seed"]),
         ("replay", r.get("replay") or ""),
         ("run", r["run_id"]),

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from harness.releases import sources
+
 JUNIT = "junit.xml"
 EVIDENCE = 10  # pieces of evidence per failed oracle in the XML
 
@@ -23,8 +25,22 @@ def suite(results: dict) -> TestSuite:
         case = TestCase("run", classname="run")
         case.add_error_info(message=results["error"])
         cases.append(case)
-    return TestSuite(name, cases, properties={"seed": results["seed"],
-                                              "replay": results.get("replay") or ""})  # fmt: skip
+    properties = {"seed": results["seed"], "replay": results.get("replay") or ""}
+    properties.update(side_properties(results.get("sides") or {}))
+    return TestSuite(name, cases, properties=properties)
+
+
+def side_properties(sides: dict) -> dict[str, str]:
+    """`to.nova`: 34.0.0; `to.nova.source`: path (commit or tree, patch) — what was rolled."""
+    props = {}
+    for key, side in sides.items():
+        for project, version in sorted((side.get("projects") or {}).items()):
+            props[f"{key}.{project}"] = version
+        for src in side.get("sources") or []:
+            props[f"{key}.{src['project']}.source"] = sources.describe(src)
+        if side.get("constraints"):
+            props[f"{key}.constraints"] = side["constraints"]["path"]
+    return props
 
 
 def _step_case(step: dict) -> TestCase:

@@ -2,6 +2,8 @@
 
     {"verdict": "pass" | "fail", "run_id", "scenario", "seed",
      "releases": {"from", "to"}, "replay": "<command>", "started", "ended", "error",
+     "sides": {"from"|"to": {"series", "projects": {name: version}, "sources": [{"project",
+               "path", "commit", "dirty", "digest", "version"}], "constraints"}},
      "oracles": {name: {"verdict": "pass" | "fail" | "xfail", "judged": bool,
                         "summary", <counts>..., "evidence": [first 20], "evidence_total"}},
      "stale_findings": [...], "load": {"requests", "failures", "operations"},
@@ -58,6 +60,7 @@ def build(run_dir: Path) -> dict:
                 "scenario",
                 "seed",
                 "releases",
+                "sides",
                 "replay",
                 "started",
                 "ended",
@@ -77,7 +80,9 @@ def build(run_dir: Path) -> dict:
 
 def _known_findings(run_dir: Path) -> tuple:
     path = run_dir / "scenario.yaml"
-    return scenario_mod.load(path).known_findings if path.exists() else ()
+    if not path.exists():
+        return ()
+    return scenario_mod.load(path, sources=False).known_findings
 
 
 def steps(events: list[dict]) -> list[dict]:
