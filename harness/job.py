@@ -30,7 +30,7 @@ from harness.plan import planner, runner
 from harness.plan.events import EventLog
 from harness.progress import log
 from harness.releases import venv
-from harness.report import results
+from harness.report import github, results
 from harness.resources import survival
 
 
@@ -142,6 +142,7 @@ def _report(run_dir: Path) -> str:
         log.error("building the reports failed: %s: %s", type(e).__name__, e)
         return "fail"
     print(report.summary_table(res, run_dir), flush=True)
+    github.publish(res, run_dir)
     return res["verdict"]
 
 

@@ -1,12 +1,13 @@
 """Reports built from a run folder's recorded files, by `harness run` at its end and by
-`harness report <dir>` at any time: results.json (machine-readable), junit.xml (gates),
-report.html (people)."""
+`harness report <dir>` at any time: results.json (machine-readable), junit.xml and
+results.subunit (gates), report.html (people); under GitHub Actions, a job summary and
+annotations too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.report import html, junit, results
+from harness.report import html, junit, results, subunit
 
 
 def write_all(run_dir: Path) -> dict:
@@ -14,6 +15,7 @@ def write_all(run_dir: Path) -> dict:
     res = results.build(run_dir)
     results.write(run_dir, res)
     junit.write(run_dir, res)
+    subunit.write(run_dir, res)
     html.write(run_dir, res)
     return res
 

@@ -18,6 +18,7 @@ from harness.scenario import load
 from harness.topology import netns
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
 SCENARIO = HERE / "e2e-cloud.yaml"
 STATE_ROOT = Path("/var/lib/upgrade-harness-tests")
 

@@ -1,6 +1,10 @@
 """`harness run` on real services: the whole roll from 2026.1 to 2026.2 completes every
 step of its plan, and afterwards every process on every node runs 2026.2, as the
-processes themselves say (`harness status` asks them, not the plan)."""
+processes themselves say (`harness status` asks them, not the plan).
+
+The target's nova is not its PyPI wheel but its sdist with the code catalog's harmless
+patch (one more conductor log line), given as `--source nova=TREE`: a roll to code under
+review passes when the code is fine (no false alarm), and it is that code that ran."""
 
 from __future__ import annotations
 
@@ -10,32 +14,56 @@ import pytest
 
 from harness.load import ledger
 from harness.plan.events import read
+from harness.releases import catalog, sdists, venv
 
-from .conftest import SCENARIO, footprint, harness
+from .conftest import ROOT, SCENARIO, footprint, harness
 
 SEED = "3"
+HARMLESS = ROOT / "scenarios" / "code" / "patches" / "c0-harmless-log-line.diff"
+LOG_LINE = "upgrade-harness: scheduling and building"
 
 
 @pytest.fixture(scope="module")
-def rolled(state_dir, tmp_path_factory):
+def source() -> str:
+    nova = catalog.get("2026.2").versions["nova"]
+    tree = sdists.patched("nova", nova, HARMLESS, venv.default_cache_dir())
+    return f"nova={tree}"
+
+
+@pytest.fixture(scope="module")
+def rolled(state_dir, tmp_path_factory, source):
     report = tmp_path_factory.mktemp("run") / "report"
     done = harness(state_dir, "run", str(SCENARIO), "--seed", SEED, "--report-dir", str(report),
-                   "--keep", timeout=1800)  # fmt: skip
+                   "--keep", "--source", source, timeout=1800)  # fmt: skip
     secrets = list(json.loads((state_dir / "secrets.json").read_text()).values())
     return done, report, secrets
 
 
-def test_the_run_passes_and_completes_every_planned_step(rolled, state_dir):
+def test_the_run_passes_and_completes_every_planned_step(rolled, state_dir, source):
     done, report, _ = rolled
     assert done.returncode == 0, done.stderr[-4000:]
     summary = json.loads((report / "results.json").read_text())
-    planned = harness(state_dir, "plan", str(SCENARIO), "--seed", SEED).stdout
+    planned = harness(state_dir, "plan", str(SCENARIO), "--seed", SEED, "--source", source).stdout
     assert summary["verdict"] == "pass" and summary["seed"] == int(SEED)
-    assert len(summary["steps"]) == int(planned.splitlines()[3].split()[0])
+    assert len(summary["steps"]) == int(planned.splitlines()[4].split()[0])
     assert all(s["status"] == "ok" for s in summary["steps"])
     for step in summary["steps"]:
         assert step["ended"] >= step["started"] and isinstance(step["forced_kill"], bool)
     assert (report / "plan.txt").read_text() == planned
+
+
+def test_the_patched_source_is_what_ran_and_the_reports_say_so(rolled, source):
+    _, report, _ = rolled
+    summary = json.loads((report / "results.json").read_text())
+    tree = source.split("=", 1)[1]
+    (src,) = summary["sides"]["to"]["sources"]
+    assert (src["project"], src["path"], src["commit"], src["dirty"]) == ("nova", tree, None,
+                                                                          False)  # fmt: skip
+    assert summary["sides"]["to"]["projects"]["nova"] == "34.0.0"  # pbr, from the PKG-INFO
+    assert summary["sides"]["from"]["sources"] == []
+    assert f"--source {source}" in summary["replay"]
+    conductor = (report / "logs" / "controller" / "nova-conductor.log").read_text()
+    assert LOG_LINE in conductor, "the patched conductor never logged its line"
 
 
 def test_every_process_reports_the_target_release(rolled, state_dir):

@@ -5,8 +5,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+import subunit
+import testtools
 
 from harness import cli, report
+from harness.report import github
 
 from .recorded import write_run
 
@@ -100,3 +103,79 @@ def test_harness_report_on_a_folder_that_is_not_a_run_exits_2(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"harness: {tmp_path} is not a run folder (it has no run.json)."
+
+
+SIDES = {
+    "from": {"series": "2026.1", "sources": [], "constraints": None,
+             "projects": {"nova": "33.0.0", "keystone": "29.0.1"}},
+    "to": {"series": "2026.2", "projects": {"nova": "34.0.1.dev3", "keystone": "30.0.0"},
+           "sources": [{"project": "nova", "path": "/src/nova", "commit": "a" * 40,
+                        "dirty": True, "digest": "d" * 64, "version": None, "patch": None}],
+           "constraints": {"path": "/src/requirements/upper-constraints.txt",
+                           "digest": "c" * 64, "pins": 900}},
+}  # fmt: skip
+
+
+def test_what_was_rolled_reaches_results_junit_and_the_html_header(tmp_path):
+    run_dir = write_run(tmp_path / "sides", "pass")
+    run = json.loads((run_dir / "run.json").read_text())
+    run["sides"] = SIDES
+    run["replay"] += " --source nova=/src/nova"
+    (run_dir / "run.json").write_text(json.dumps(run))
+    saved = report.write_all(run_dir)
+    assert saved["sides"] == SIDES and saved["replay"].endswith("--source nova=/src/nova")
+    props = {p.get("name"): p.get("value")
+             for p in ET.parse(run_dir / "junit.xml").getroot().iter("property")}  # fmt: skip
+    assert props["to.nova"] == "34.0.1.dev3" and props["from.nova"] == "33.0.0"
+    assert props["to.nova.source"] == f"/src/nova (commit {'a' * 40}, uncommitted changes)"
+    assert props["to.constraints"] == "/src/requirements/upper-constraints.txt"
+    assert props["replay"].endswith("--source nova=/src/nova")
+    html = (run_dir / "report.html").read_text()
+    assert "/src/nova (commit " in html and "nova 34.0.1.dev3" in html
+
+
+def read_subunit(path):
+    """Each test id's final status and attachments, parsed back with python-subunit."""
+    tests = {}
+    with path.open("rb") as f:
+        stream = subunit.ByteStreamToStreamResult(f, non_subunit_name="stdout")
+        result = testtools.StreamToDict(lambda t: tests.__setitem__(t["id"], t))
+        result.startTestRun()
+        stream.run(result)
+        result.stopTestRun()
+    return tests
+
+
+def test_the_subunit_stream_has_a_test_per_step_and_oracle(run):
+    kind, run_dir = run
+    res = report.write_all(run_dir)
+    tests = read_subunit(run_dir / "results.subunit")
+    steps = {f"steps.{s['id']} {s['name']}" for s in res["steps"]}
+    oracles = {f"oracles.{n}" for n in res["oracles"]}
+    assert set(tests) == steps | oracles
+    assert all(tests[t]["status"] == "success" for t in steps)
+    wanted = {"pass": "success", "fail": "fail", "xfail": "skip"}[kind]
+    failed = tests["oracles.failed_requests"]
+    assert failed["status"] == wanted
+    if kind != "pass":
+        attached = b"".join(b for d in failed["details"].values() for b in d.iter_bytes())
+        assert b"request_id" in attached or b"known finding" in attached
+    first = res["steps"][0]
+    span = tests[f"steps.{first['id']} {first['name']}"]["timestamps"]
+    assert (span[1] - span[0]).total_seconds() == pytest.approx(first["duration"], abs=0.01)
+
+
+def test_github_actions_gets_a_summary_and_an_error_per_failing_oracle(run, tmp_path):
+    kind, run_dir = run
+    res = report.write_all(run_dir)
+    assert not github.publish(res, run_dir, env={})  # outside GitHub Actions: nothing
+    target = tmp_path / "summary.md"
+    assert github.publish(res, run_dir, env={"GITHUB_STEP_SUMMARY": str(target)})
+    text = target.read_text()
+    assert text.startswith(f"## Rolling upgrade 2026.1 → 2026.2: **{res['verdict']}**")
+    assert "| failed_requests |" in text and str(run_dir) in text
+    errors = github.annotations(res)
+    if kind == "fail":
+        assert errors and errors[0].startswith("::error title=oracle failed_requests::")
+    else:
+        assert errors == []

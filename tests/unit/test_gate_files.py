@@ -147,13 +147,53 @@ def test_multinode_job_puts_haproxy_in_front_of_nova_api_on_both_nodes():
 
 def test_harness_command_lives_in_one_place_per_job():
     jobs = of_kind("job")
-    assert jobs["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"] == (
-        "./toxw -e upgrade"
+    assert jobs["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"].startswith(
+        "./toxw -e upgrade -- scenarios/nova-rolling.yaml"
     )
     multinode = jobs["upgrade-harness-multinode"]["vars"]["upgrade_harness_command"]
     assert "harness run --backend devstack" in multinode
     elsewhere = files("playbooks", "roles") + [ROOT / "zuul.d" / "nodesets.yaml"]
     assert not [p for p in elsewhere if "harness run" in p.read_text()]
+
+
+def render_embedded_command(projects: dict) -> list[str]:
+    """The embedded job's command line as Ansible renders it on the node, for a Zuul
+    `zuul.projects` (the role's defaults, then the job's vars, as Jinja2 templates)."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    defaults = load(ROOT / "roles" / "run-upgrade-harness" / "defaults" / "main.yaml")
+    context = {"zuul": {"projects": projects}, "ansible_user_dir": "/home/zuul"}
+    context["upgrade_harness_rolled_projects"] = defaults["upgrade_harness_rolled_projects"]
+    for name in ("upgrade_harness_source_args", "upgrade_harness_constraints_args"):
+        context[name] = env.from_string(defaults[name]).render(context)
+    command = of_kind("job")["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"]
+    return shlex.split(env.from_string(command).render(context))
+
+
+def zuul_project(name: str, short: str) -> dict:
+    return {"name": name, "short_name": short, "src_dir": f"src/opendev.org/{name}"}
+
+
+def test_the_embedded_job_rolls_to_the_change_and_its_depends_on():
+    projects = {p["name"]: p for p in (
+        zuul_project("openstack/nova", "nova"),  # the change under review
+        zuul_project("openstack/neutron", "neutron"),  # its Depends-On
+        zuul_project("x/upgrade-harness", "upgrade-harness"),
+        zuul_project("openstack/requirements", "requirements"),
+    )}  # fmt: skip
+    argv = render_embedded_command(projects)
+    assert argv[:5] == ["./toxw", "-e", "upgrade", "--", "scenarios/nova-rolling.yaml"]
+    pairs = [(argv[i], argv[i + 1]) for i in range(5, len(argv), 2)]
+    assert pairs == [
+        ("--source", "neutron=/home/zuul/src/opendev.org/openstack/neutron"),
+        ("--source", "nova=/home/zuul/src/opendev.org/openstack/nova"),
+        ("--constraints",
+         "/home/zuul/src/opendev.org/openstack/requirements/upper-constraints.txt"),
+    ]  # fmt: skip
+    # the harness's own change rolls releases only
+    alone = {"x/upgrade-harness": zuul_project("x/upgrade-harness", "upgrade-harness")}
+    assert render_embedded_command(alone) == argv[:5]
 
 
 def test_collect_role_returns_report_html_and_junit_as_artifacts():

@@ -1,0 +1,72 @@
+"""The code catalog (scenarios/code/): each case is the default scenario with the target's
+nova patched from its sdist — a small real diff — and names the oracle that must catch it;
+the harmless case expects nothing and must pass."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness import judge, selftest
+from harness.plan import wrong
+from harness.scenario import Expectation, load, read
+
+ROOT = Path(__file__).parents[2]
+CODE = ROOT / "scenarios" / "code"
+DEFAULT = ROOT / "scenarios" / "nova-rolling.yaml"
+CASES = selftest.catalog(CODE)
+ORACLES = {o.NAME for o in judge.ORACLES}
+
+
+def data_of(path: Path) -> dict:
+    return read(path, sources=False)[0]
+
+
+def test_the_default_catalogs_hold_both_kinds_of_case_under_distinct_names():
+    both = selftest.catalog(*(ROOT / c for c in selftest.CATALOGS))
+    assert set(CASES) <= set(both) and any(name[0].isdigit() for name in both)
+    assert list(selftest.choose(CASES, "c1")) == ["c1-rpc-argument-without-can-send-version"]
+
+
+def test_a_harmless_case_and_at_least_two_breaking_ones_are_catalogued():
+    expects = {name: load(p, sources=False).selftest.expect for name, p in CASES.items()}
+    assert [name for name, e in expects.items() if not e] == ["c0-harmless-log-line"]
+    assert sum(bool(e) for e in expects.values()) >= 2
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_code_case_is_the_default_roll_with_a_patched_target(name):
+    s = load(CASES[name], sources=False)
+    assert s.selftest is not None and set(s.selftest.expect) <= ORACLES
+    assert wrong.describe(s.plan) == ""  # the procedure is right: only the code is wrong
+    assert s.known_findings == load(DEFAULT).known_findings
+    assert (s.release_from, s.release_to) == ("2026.1", "2026.2")
+    to = data_of(CASES[name])["releases"]["to"]
+    patch = Path(to["sources"]["nova"]["patch"])
+    assert patch.is_absolute() and patch.is_file(), patch
+    touched = re.findall(r"^\+\+\+ b/(\S+)$", patch.read_text(), re.M)
+    assert touched and all(t.startswith("nova/") and t.endswith(".py") for t in touched)
+
+
+def results(tmp_path: Path, verdict: str, failed=(), unjudged=()) -> Path:
+    oracles = {o: {"verdict": "fail" if o in failed or o in unjudged else "pass",
+                   "judged": o not in unjudged} for o in ORACLES}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps({"verdict": verdict, "oracles": oracles}))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("verdict", "failed", "unjudged", "outcome"), [
+    ("pass", (), (), selftest.PASSED),
+    ("fail", ("rpc_bus",), (), selftest.FALSE_ALARM),
+    ("fail", (), ("hosts",), selftest.FALSE_ALARM),   # nobody judged it: no pass either
+    ("fail", (), (), selftest.FALSE_ALARM),           # a step failed, every oracle passed
+])  # fmt: skip
+def test_a_case_expecting_nothing_passes_only_on_a_clean_verdict(tmp_path, verdict, failed,
+                                                                 unjudged, outcome):  # fmt: skip
+    s = replace(load(DEFAULT), selftest=Expectation((), "harmless"))
+    out = selftest.judge_case("c0", s, results(tmp_path, verdict, failed, unjudged), 1.0)
+    assert out.verdict == outcome
