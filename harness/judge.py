@@ -11,6 +11,7 @@ from harness.checks import (
     findings,
     hosts,
     monotonic_version,
+    procedure,
     resources,
     rpc_bus,
     rpc_end_to_end,
@@ -19,7 +20,8 @@ from harness.checks.findings import KnownFinding
 from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
-ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts)
+ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts,
+           procedure)  # fmt: skip
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

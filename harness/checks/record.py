@@ -29,17 +29,20 @@ class RunRecord:
     queues: dict | None = None  # queue snapshots and the trace window
     resources: dict | None = None  # what the resource plugins created and verified
     hosts: dict | None = None  # the host checks' results
+    events: list[dict] = field(default_factory=list)  # the runner's, as recorded
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:
-        events = run_dir / "events.jsonl"
-        timeline = Timeline.from_events(events_mod.read(events) if events.exists() else [])
+        path = run_dir / "events.jsonl"
+        events = events_mod.read(path) if path.exists() else []
+        timeline = Timeline.from_events(events)
         path = run_dir / REQUESTS
         requests, operations = ledger.read(path) if path.exists() else ([], [])
         return cls(
             timeline, requests, operations,
             bus=_jsonl(run_dir / BUS_TRACE), queues=_json(run_dir / BUS_QUEUES),
             resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
+            events=events,
         )  # fmt: skip
 
 

@@ -58,6 +58,9 @@ def main(config_path: str) -> int:
     users.STOPPING = True
     runner.stop()  # returns once users finished the task in hand (or stop_timeout passed)
     runner.quit()
+    # One more pass of locust's CSV writer (it rewrites the files every interval), so the
+    # CSVs hold the last requests too; closing them below flushes that pass.
+    gevent.sleep(stats.CSV_STATS_INTERVAL_SEC + 0.2)
     writer.kill()
     csv.close_files()  # a final flush of every file
     users.LEDGER.close()

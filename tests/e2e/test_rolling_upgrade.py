@@ -122,7 +122,7 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     assert any(o.kind == "server-create" and o.final == "ACTIVE" for o in operations)
     oracles = summary["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus", "rpc_end_to_end",
-                            "resources", "hosts"}  # fmt: skip
+                            "resources", "hosts", "procedure"}  # fmt: skip
     for name, verdict in oracles.items():  # pass, or fail only as the scenario's known findings
         assert verdict["verdict"] in ("pass", "xfail"), (name, verdict["summary"])
     assert oracles["failed_requests"]["requests"] == len(requests)

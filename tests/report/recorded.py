@@ -53,7 +53,9 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
 def _events(run_dir: Path) -> None:
     rel = {"controller": {"nova-api": "2026.1", "nova-conductor": "2026.1"},
            "compute-api": {"nova-api": "2026.1"}}  # fmt: skip
-    events = [{"t": T0, "event": "releases", "releases": json.loads(json.dumps(rel))}]
+    events = [{"t": T0, "event": "plan", "seed": 42, "steps": len(STEPS),
+               "scenario": "nova-rolling"},
+              {"t": T0, "event": "releases", "releases": json.loads(json.dumps(rel))}]  # fmt: skip
     for sid, kind, process, node, text, start, end, forced in STEPS:
         events.append({"t": T0 + start, "event": "step-start", "id": sid, "kind": kind,
                        "service": "nova", "node": node, "description": text})  # fmt: skip

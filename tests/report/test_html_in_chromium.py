@@ -55,7 +55,7 @@ def test_the_report_renders_offline_with_its_timeline_and_tables(browser, tmp_pa
     assert page.locator("#timeline rect.band").count() == len(STEPS)
     lanes = page.locator("#timeline text.lane").all_text_contents()
     assert "controller nova-conductor" in lanes and len(lanes) == 3
-    assert page.locator("#oracles tr.oracle").count() == 6
+    assert page.locator("#oracles tr.oracle").count() == 7
     assert page.locator("#steps tr.step").count() == len(STEPS)
     # three failures sent in seconds 11 and 12 of the run: two red marks
     assert page.locator("#timeline rect.failure").count() == (2 if kind == "fail" else 0)

@@ -28,7 +28,7 @@ def test_results_json_says_what_gates_need(run):
     assert saved["seed"] == 42 and saved["releases"] == {"from": "2026.1", "to": "2026.2"}
     oracles = saved["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus",
-                            "rpc_end_to_end", "resources", "hosts"}  # fmt: skip
+                            "rpc_end_to_end", "resources", "hosts", "procedure"}  # fmt: skip
     expected = {"pass": "pass", "fail": "fail", "xfail": "xfail"}[kind]
     assert oracles["failed_requests"]["verdict"] == expected
     assert oracles["failed_requests"]["count"] == (0 if kind == "pass" else 3)
@@ -53,7 +53,7 @@ def test_junit_has_a_case_per_step_and_oracle_with_the_evidence(run):
     report.write_all(run_dir)
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert len(cases) == 3 + 6
+    assert len(cases) == 3 + 7
     oracle = cases["oracle failed_requests"]
     if kind == "pass":
         assert oracle.find("failure") is None and oracle.find("skipped") is None

@@ -42,7 +42,14 @@ def test_the_worker_runs_while_the_bridge_exists_and_stops_on_the_stop_file(tmp_
     path = tmp_path / "load.json"
     path.write_text(json.dumps(cfg))
     worker = subprocess.Popen([sys.executable, "-m", "harness.load.worker", str(path)])
-    time.sleep(4)
+    ledger = tmp_path / "requests.jsonl"
+    # Until it has recorded a version request (importing locust takes seconds on a busy machine),
+    # bounded: a worker that records nothing fails below.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None:
+        if ledger.exists() and '"name": "nova GET /"' in ledger.read_text():
+            break
+        time.sleep(0.5)
     assert worker.poll() is None
     (tmp_path / "stop").touch()
     assert worker.wait(timeout=30) == 0
