@@ -76,6 +76,23 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     plan = planner.build(s, choose_seed(s, seed))
     # Up first: a cloud that does not come up (or nodes out of reach) leaves no run folder.
     cloud = target.up()
+    try:
+        run_dir, summary, events, watch, resources = _open_run(
+            target, cloud, plan, scenario_path, report_dir, nodes, overrides
+        )
+    except BaseException:
+        if not keep:
+            target.down()  # a failure before the roll began must not leave the cloud up
+        raise
+    return _roll(target, cloud, plan, cache_dir, keep, run_dir, summary, events, watch,
+                 resources)  # fmt: skip
+
+
+def _open_run(target, cloud, plan: planner.Plan, scenario_path: Path,
+              report_dir: Path | None, nodes: Path | None, overrides) -> tuple:  # fmt: skip
+    """The run folder, its summary and events, the watch and the resources, before the
+    first step."""
+    s = target.scenario
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{s.name}-{plan.seed}"
     run_dir = report_dir or Path("reports") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +115,11 @@ def run(scenario_path: Path, state_dir: Path, cache_dir: Path, seed: int | None,
     _save_run(run_dir, summary)
     watch = Watch(cloud, run_dir, events, target.trace_bus, target.backend.releases)
     resources = Resources(run_dir / record.RESOURCES)
+    return run_dir, summary, events, watch, resources
+
+
+def _roll(target, cloud, plan: planner.Plan, cache_dir: Path, keep: bool, run_dir: Path,
+          summary: dict, events: EventLog, watch: Watch, resources: Resources) -> int:  # fmt: skip
     try:
         with lifecycle.signals_as_interrupt():
             _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))

@@ -61,9 +61,11 @@ def manifest(path: Path) -> dict:
     """What a built venv holds: series, each project's version, sources, constraints."""
     text = (path / MARKER).read_text()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:  # a venv built before manifests: the series' name alone
-        return {"series": text.strip()}
+        found = json.loads(text)
+    except json.JSONDecodeError:
+        found = None
+    # A venv built before manifests holds the series' name alone ("2026.1", a JSON number).
+    return found if isinstance(found, dict) else {"series": text.strip()}
 
 
 def ensure(side: Side | Series, cache_dir: Path) -> tuple[Path, bool]:

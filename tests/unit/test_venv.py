@@ -32,3 +32,10 @@ def test_uv_s_innermost_cause_is_the_reason():
     ]
     assert venv._reason(stderr) == "invalid peer certificate: UnknownIssuer"
     assert venv._reason(["something odd"]) == "something odd"
+
+
+def test_a_venv_built_before_manifests_still_says_its_series(tmp_path):
+    (tmp_path / venv.MARKER).write_text("2026.1\n")  # what older harnesses wrote
+    assert venv.manifest(tmp_path) == {"series": "2026.1"}
+    (tmp_path / venv.MARKER).write_text('{"series": "2026.2", "projects": {"nova": "34.0.0"}}')
+    assert venv.manifest(tmp_path)["projects"] == {"nova": "34.0.0"}
