@@ -31,9 +31,6 @@ class Side:
     def name(self) -> str:
         return self.series.name
 
-    def source(self, project: str) -> Source | None:
-        return next((s for s in self.sources if s.project == project), None)
-
     def record(self) -> dict:
         return {"sources": [s.record() for s in self.sources],
                 "constraints": self.constraints.record() if self.constraints else None}  # fmt: skip
