@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import backends, lifecycle, prereqs, progress, scenario
 from harness.cloud import default_state_dir
 from harness.errors import StepFailed, UserError
-from harness.releases import catalog, locks, venv
+from harness.releases import cache, catalog, locks, venv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     progress.setup(args.verbose)
     state_dir = args.state_dir or default_state_dir()
-    cache_dir = args.cache_dir or venv.default_cache_dir()
+    cache_dir = args.cache_dir or cache.default_cache_dir()
     try:
         return COMMANDS[args.command](args, state_dir, cache_dir)
     except UserError as e:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.releases import constraints as constraints_mod
-from harness.releases.cache import default_cache_dir  # noqa: F401 (the CLI's default)
 from harness.releases.catalog import PROJECTS, Series, uv_binary
 from harness.releases.sides import Side
 from harness.releases.sources import Source, canonicalize

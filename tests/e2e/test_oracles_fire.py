@@ -22,7 +22,7 @@ from harness.load.ledger import Operation
 from harness.observe import Watch
 from harness.plan import planner, runner, steps
 from harness.plan.events import EventLog
-from harness.releases import venv
+from harness.releases import cache
 from harness.scenario import load
 
 from .conftest import SCENARIO
@@ -148,7 +148,7 @@ def test_resources_fire_when_an_upgrade_loses_the_image_store(cloud, tmp_path):
 
 def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(cloud, tmp_path):
     target = "2026.2"
-    ctx = runner.Context(cloud, venv.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
+    ctx = runner.Context(cloud, cache.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
     # The right first half of nova's procedure (expand with the new code; Install builds
     # the target's venv)...
     for step in (steps.Install("nova", "compute-api", target),

@@ -14,7 +14,7 @@ import pytest
 
 from harness.load import ledger
 from harness.plan.events import read
-from harness.releases import catalog, sdists, venv
+from harness.releases import cache, catalog, sdists
 
 from .conftest import ROOT, SCENARIO, footprint, harness
 
@@ -26,7 +26,7 @@ LOG_LINE = "upgrade-harness: scheduling and building"
 @pytest.fixture(scope="module")
 def source() -> str:
     nova = catalog.get("2026.2").versions["nova"]
-    tree = sdists.patched("nova", nova, HARMLESS, venv.default_cache_dir())
+    tree = sdists.patched("nova", nova, HARMLESS, cache.default_cache_dir())
     return f"nova={tree}"
 
 
