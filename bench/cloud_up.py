@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import smoke  # noqa: E402
-from harness.cloud import Cloud  # noqa: E402
+from harness.backends.embedded import netns  # noqa: E402
+from harness.backends.embedded.cloud import Cloud  # noqa: E402
 from harness.scenario import load  # noqa: E402
-from harness.topology import netns  # noqa: E402
+from harness.services.nova import smoke  # noqa: E402
 
 
 class PeakRss(threading.Thread):

@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import faults
-from harness.cloud import Cloud
+from harness.backends.embedded import faults
+from harness.backends.embedded.cloud import Cloud
 from harness.load import ledger
-from harness.observe import Watch
 from harness.plan.events import EventLog
+from harness.run.observe import Watch
 
 TAIL = 2.0  # seconds after an outage in which a failure is still its doing
 GAP = 4.0  # quiet seconds between outages

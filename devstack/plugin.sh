@@ -7,7 +7,7 @@
 #   uh-haproxy      HAProxy as devstack@uh-haproxy, on every API node
 #   uh-keepalived   keepalived as devstack@uh-keepalived, when UPGRADE_HARNESS_VIP is set
 #   upgrade-harness the harness in its own venv (the controller)
-# The runtime HAProxy the harness drives is the one in harness/infra/haproxy.py; the
+# The runtime HAProxy the harness drives is the one in harness/backends/embedded/infra/haproxy.py; the
 # config below is its multinode twin and must keep the same server names and header.
 # shellcheck shell=bash
 # The UPGRADE_HARNESS_* variables come from settings, devstack's from stackrc.
@@ -37,7 +37,7 @@ function install_upgrade_harness {
 
 function install_upgrade_harness_uv {
     # Every node the harness upgrades: it installs each release into a venv of its own
-    # beside devstack's with uv (harness/topology/devstack.py Layout.uv).
+    # beside devstack's with uv (harness/backends/devstack/units.py Layout.uv).
     python3 -m venv "$UPGRADE_HARNESS_UV_VENV"
     "$UPGRADE_HARNESS_UV_VENV/bin/pip" install -q uv
     sudo install -d -o "$STACK_USER" -m 755 "$UPGRADE_HARNESS_RELEASES"
@@ -67,7 +67,7 @@ function configure_uh_haproxy {
         echo "    timeout client 300s"
         echo "    timeout server 300s"
         echo "    timeout http-keep-alive 30s"
-        # a busy API is not a dead one (harness/infra/haproxy.py says why)
+        # a busy API is not a dead one (harness/backends/embedded/infra/haproxy.py says why)
         echo "    timeout check 5s"
         echo ""
         echo "listen nova-api"

@@ -7,28 +7,45 @@ Exit status: 0 success, 1 a step or check failed, 2 bad input or missing prerequ
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from pathlib import Path
 
-from harness import backends, lifecycle, prereqs, progress, scenario
-from harness.cloud import default_state_dir
+from harness import progress, scenario
+from harness.backends import registry
+from harness.backends.embedded import lifecycle, prereqs
+from harness.backends.embedded.cloud import default_state_dir
 from harness.errors import StepFailed, UserError
 from harness.releases import cache, catalog, locks, venv
+
+SCENARIO_HELP = "a scenario file, e.g. scenarios/nova-rolling.yaml"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("upgrade-harness")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "(not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     p.add_argument("--state-dir", type=Path, default=None, help="where the cloud's record lives")
     p.add_argument("--cache-dir", type=Path, default=None, help="where release venvs are cached")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug lines on the console too: each command the harness runs and "
+                        "its output (a run's steps/ logs hold them always)")  # fmt: skip
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="list prerequisites present and missing")
     lock = sub.add_parser("lock", help="regenerate the lock files of catalogued series")
-    lock.add_argument("series", nargs="*", help="default: every series")
+    lock.add_argument(
+        "series", nargs="*", help="a catalogued series, e.g. 2026.2 (default: every series)"
+    )
     prepare = sub.add_parser(
         "prepare", help="install the Debian packages and build the scenario's release venvs"
     )
-    prepare.add_argument("scenario", type=Path)
+    prepare.add_argument("scenario", type=Path, help=SCENARIO_HELP)
     _source_arguments(prepare)
     commands = (
         ("up", "bring the scenario's cloud up at its base release"),
@@ -37,14 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, text in commands:
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("scenario", type=Path)
+        cmd.add_argument("scenario", type=Path, help=SCENARIO_HELP)
         _source_arguments(cmd)
         if name in ("plan", "run"):
             cmd.add_argument("--seed", type=int, default=None, help="replay a run's choices")
             cmd.add_argument("--nodes", type=Path, default=None,
                              help="devstack nodes file (with --backend devstack)")  # fmt: skip
         if name == "run":
-            cmd.add_argument("--backend", choices=backends.NAMES, default="embedded",
+            cmd.add_argument("--backend", choices=registry.NAMES, default="embedded",
                              help="where to roll: the embedded cloud (default) or devstack "
                                   "nodes reached over SSH")  # fmt: skip
             cmd.add_argument("--keep", action="store_true", help="leave the cloud up afterwards")
@@ -52,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
                 "--report-dir", type=Path, default=None, help="default reports/<run-id>"
             )
     report = sub.add_parser("report", help="rebuild a run folder's reports from its records")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=Path,
+                        help="a run folder (reports/<run-id>), as a run left it")  # fmt: skip
+    found = sub.add_parser("findings", help="write each finding of a run as a bug report "
+                           "ready for upstream (findings/ in the run folder)")  # fmt: skip
+    found.add_argument("run_dir", type=Path, help="a run folder (reports/<run-id>)")
     sub.add_parser("status", help="nodes, services, release per service, pids, health")
     sub.add_parser("down", help="stop everything and remove the cloud")
     _selftest_parser(sub)
@@ -107,16 +128,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_doctor(args, state_dir, cache_dir) -> int:
+    """Exit 0 when a cloud can come up here, 2 when a prerequisite the harness cannot
+    install itself is missing (root, namespaces, uv); Debian packages it installs itself at
+    the first `prepare` or `up` are listed, not counted."""
     rows = prereqs.checks()
     for row in rows:
-        print(f"{'ok ' if row.ok else 'MISSING'}  {row.name:28} {row.detail}")
+        mark = "ok " if row.ok else ("later" if row.installable else "MISSING")
+        print(f"{mark:7}  {row.name:28} {row.detail}")
     print(f"state dir  {state_dir}\ncache dir  {cache_dir}")
     for s in catalog.CATALOG.values():
         where = venv.venv_path(s, cache_dir)
         print(
             f"release {s.name}: venv {'cached' if venv.is_built(where) else 'not built'} ({where})"
         )
-    return 0 if all(r.ok for r in rows) else 1
+    return 0 if all(r.ok or r.installable for r in rows) else 2
 
 
 def cmd_lock(args, state_dir, cache_dir) -> int:
@@ -126,7 +151,7 @@ def cmd_lock(args, state_dir, cache_dir) -> int:
 
 
 def cmd_prepare(args, state_dir, cache_dir) -> int:
-    from harness import prepare
+    from harness.run import prepare
 
     # A bad scenario or source stops before anything is installed.
     s = scenario.load(args.scenario, overrides(args))
@@ -137,14 +162,18 @@ def cmd_prepare(args, state_dir, cache_dir) -> int:
 
 
 def cmd_up(args, state_dir, cache_dir) -> int:
+    from harness.backends import openstack_api
+
     cloud = lifecycle.up(args.scenario, state_dir, cache_dir, overrides=overrides(args))
-    print(f"cloud {cloud.scenario.name} is up; VIP {cloud.vip}; 'harness status' shows it.")
+    print(f"cloud {cloud.scenario.name} is up; VIP {cloud.vip}; 'harness status' shows it; "
+          "'harness down' removes it. For the openstack client:")  # fmt: skip
+    print(openstack_api.write_clouds_yaml(cloud))
     return 0
 
 
 def cmd_plan(args, state_dir, cache_dir) -> int:
-    from harness import job
     from harness.plan import planner
+    from harness.run import job
 
     plan = job.plan_for(args.scenario, args.seed, args.nodes, overrides(args))
     print(planner.render(plan), end="")
@@ -152,7 +181,7 @@ def cmd_plan(args, state_dir, cache_dir) -> int:
 
 
 def cmd_run(args, state_dir, cache_dir) -> int:
-    from harness import job
+    from harness.run import job
 
     return job.run(args.scenario, state_dir, cache_dir, args.seed, args.keep, args.report_dir,
                    args.backend, args.nodes, overrides(args))  # fmt: skip
@@ -160,10 +189,22 @@ def cmd_run(args, state_dir, cache_dir) -> int:
 
 def cmd_report(args, state_dir, cache_dir) -> int:
     from harness import report
+    from harness.report import github
 
     res = report.write_all(args.run_dir)
     print(report.summary_table(res, args.run_dir))
+    github.publish(res, args.run_dir)  # a job that re-judges offline summarizes it too
     return 0 if res["verdict"] == "pass" else 1
+
+
+def cmd_findings(args, state_dir, cache_dir) -> int:
+    from harness.report import bugs
+
+    written = bugs.write(args.run_dir)
+    for path in written:
+        print(path)
+    print(f"{len(written)} findings written to {args.run_dir / bugs.FOLDER}")
+    return 0
 
 
 def cmd_status(args, state_dir, cache_dir) -> int:
@@ -193,7 +234,7 @@ def cmd_down(args, state_dir, cache_dir) -> int:
 
 
 def cmd_selftest(args, state_dir, cache_dir) -> int:
-    from harness import selftest
+    from harness.run import selftest
 
     cases = selftest.choose(selftest.catalog(*args.catalog), args.cases)
     return selftest.run(cases, state_dir, cache_dir, args.report_dir)
@@ -207,6 +248,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "run": cmd_run,
     "report": cmd_report,
+    "findings": cmd_findings,
     "status": cmd_status,
     "down": cmd_down,
     "selftest": cmd_selftest,

@@ -20,6 +20,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
+
+from harness import progress
+
+OUTPUT_KEPT = 64 * 1024  # bytes of a command's output a step's log repeats
+
 
 @dataclass(frozen=True)
 class Proc:
@@ -79,65 +85,70 @@ def parse_stat(raw: str) -> list[str]:
     return raw[raw.rindex(")") + 2 :].split()
 
 
-def _stat(pid: int) -> list[str] | None:
+def _start_ticks(pid: int) -> int | None:
+    """The kernel's start time of `pid` in clock ticks since boot: the process's identity,
+    exact (psutil's create_time adds the boot time, which moves with the clock), and what
+    a node's own /proc gives over SSH too (harness/backends/embedded/remote.py)."""
     try:
-        return parse_stat(Path(f"/proc/{pid}/stat").read_text())
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return int(parse_stat(Path(f"/proc/{pid}/stat").read_text())[19])
+    except (OSError, IndexError, ValueError):
         return None
 
 
-def _start_ticks(pid: int) -> int | None:
-    fields = _stat(pid)
-    return int(fields[19]) if fields else None
-
-
 def is_alive(fields: list[str] | None, start_ticks: int) -> bool:
-    """Whether stat `fields` (None: no such pid) are those of a live process started at
-    `start_ticks`: the same pid reused by another process is not ours."""
+    """Whether stat `fields` (None: no such pid) — a node's /proc read through its host —
+    are those of a live process started at `start_ticks`: a reused pid is not ours."""
     if not fields or fields[0] == "Z":
         return False
     return int(fields[19]) == start_ticks
 
 
+def _ours(proc: Proc) -> psutil.Process | None:
+    """The live process `proc` recorded, or None: gone, a zombie, or its pid reused."""
+    try:
+        p = psutil.Process(proc.pid)
+        if p.status() == psutil.STATUS_ZOMBIE or _start_ticks(proc.pid) != proc.start_ticks:
+            return None
+        return p
+    except psutil.Error:
+        return None
+
+
 def alive(proc: Proc) -> bool:
-    return is_alive(_stat(proc.pid), proc.start_ticks)
+    return _ours(proc) is not None
 
 
-def group_members(pgid: int) -> list[int]:
+def _group(pgid: int) -> list[psutil.Process]:
+    """Every live process of the process group `pgid` (a service and what it forked)."""
     members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields and fields[0] != "Z" and int(fields[2]) == pgid:
-                members.append(int(entry.name))
+    for p in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                members.append(p)
     return members
 
 
-def _reap(pid: int) -> None:
-    # Children of this very process must be reaped or they linger as zombies.
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def group_members(pgid: int) -> list[int]:
+    return [p.pid for p in _group(pgid)]
 
 
 def stop(proc: Proc, timeout: float) -> StopRecord:
-    """SIGTERM the process group, wait up to `timeout`, then SIGKILL what is left."""
+    """SIGTERM the process group, wait up to `timeout` for all of it to be gone, then
+    SIGKILL what is left."""
     started = time.monotonic()
-    if not alive(proc):
+    if _ours(proc) is None:
         return StopRecord(proc.name, proc.node, proc.pid, 0.0, False)
     signal_group(proc.pid, signal.SIGTERM)
     deadline = started + timeout
-    while time.monotonic() < deadline:
-        _reap(proc.pid)
-        if not alive(proc) and not group_members(proc.pid):
-            return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, False)
-        time.sleep(0.1)
-    signal_group(proc.pid, signal.SIGKILL)
-    for _ in range(50):
-        _reap(proc.pid)
-        if not group_members(proc.pid):
-            break
-        time.sleep(0.1)
-    return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, True)
+    # psutil's wait reaps our own children; one forked during the stop joins the next round.
+    while members := _group(proc.pid):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            signal_group(proc.pid, signal.SIGKILL)
+            psutil.wait_procs(_group(proc.pid), timeout=5)
+            return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, True)
+        psutil.wait_procs(members, timeout=min(left, 1.0))
+    return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, False)
 
 
 def signal_group(pgid: int, sig: int) -> None:
@@ -162,12 +173,14 @@ def run(
     timeout: float,
     stdin: str | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run a one-shot command (a DB sync, say) in a namespace, output appended to `log`."""
+    """Run a one-shot command (a DB sync, say) in a namespace, output appended to `log`
+    (and, at debug level, to the harness's log: the step's log, when a step runs it)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         out.write(f"\n$ {' '.join(argv)}\n".encode())
         out.flush()
-        return subprocess.run(
+        start = out.tell()
+        done = subprocess.run(
             netns_argv(netns, argv),
             input=stdin.encode() if stdin is not None else None,
             stdout=out,
@@ -176,6 +189,14 @@ def run(
             timeout=timeout,
             check=False,
         )
+    progress.log.debug("$ %s (in %s) exited %d", " ".join(argv), netns or "the root namespace",
+                       done.returncode)  # fmt: skip
+    with open(log, "rb") as out:
+        out.seek(start)
+        output = out.read(OUTPUT_KEPT).decode(errors="replace").rstrip()
+    if output:
+        progress.log.debug("%s", output)
+    return done
 
 
 def start_helper(module: str, settings: dict, config: Path, log: Path) -> subprocess.Popen:
@@ -188,3 +209,31 @@ def start_helper(module: str, settings: dict, config: Path, log: Path) -> subpro
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-m", module, str(config)], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+# -- signals: the harness's own, so a Ctrl-C or SIGTERM still cleans up ---------------
+
+
+class signals_as_interrupt:
+    """SIGTERM (a CI job cancelled, say) behaves like Ctrl-C: the same teardown runs."""
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._old)
+
+
+class signals_ignored:
+    """Teardown is not interrupted by a second Ctrl-C: it would leave things half-removed."""
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)

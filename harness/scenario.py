@@ -15,13 +15,17 @@ import jsonschema
 import yaml
 
 from harness.checks.findings import KnownFinding
+from harness.checks.oracles.latency import LatencyBudget
 from harness.errors import UserError
 from harness.releases import catalog, sides
 from harness.releases.sides import Side
+from harness.releases.sources import PROJECT_OF
 
 SCHEMA = json.loads((Path(__file__).parent / "schema" / "scenario.schema.json").read_text())
-# Roles that put one API on a node (role "api" puts all of them); the schema lists them too.
-API_ROLES = ("keystone-api", "glance-api", "placement-api", "neutron-api", "nova-api")
+# Roles that put one API on a node (role "api" puts all of them): the schema's, which a
+# unit test ties to the services' registry (harness/services: each Api's name).
+ROLES = tuple(SCHEMA["properties"]["nodes"]["items"]["properties"]["roles"]["items"]["enum"])
+API_ROLES = tuple(r for r in ROLES if r.endswith("-api"))
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,14 @@ class Network:
 class ServiceOptions:
     api_workers: int = 1
     startup_timeout: float = 180.0  # seconds a service may take to become healthy
-    stop_timeout: float = 30.0  # SIGTERM → SIGKILL bound when stopping a service
+    # The services' own stop contract, written into their configs: an oslo.service daemon
+    # (nova-conductor, -scheduler, -compute) exits by itself this long after SIGTERM
+    # whatever it still holds (oslo.service's graceful_shutdown_timeout; its default, 60 s,
+    # is longer than the harness waited, so it used to kill them first).
+    graceful_shutdown_timeout: int = 20
+    # The harness's bound, SIGTERM → SIGKILL: above the services' own, so a SIGKILL means
+    # a service broke its contract (a finding), never the harness's impatience.
+    stop_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class LoadOptions:
     think_time: tuple[float, float] = (0.2, 0.6)
     request_timeout: float = 30.0
     operation_timeout: float = 120.0
+    # Seconds of load before the roll's first step: the latency oracle's baseline.
+    baseline: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class PlanOptions:
     drain_apis: bool = True  # false: an API node restarts while HAProxy still sends to it
     rpc_pin: bool = True  # false: no [upgrade_levels] compute=auto while old computes run
     leave_old: tuple[tuple[str, str], ...] = ()  # (node, process) never restarted
+    skip_actions: tuple[tuple[str, str], ...] = ()  # (service, action) never run: a contract
     faults: tuple[Fault, ...] = ()
 
 
@@ -131,6 +145,7 @@ class Scenario:
     services: ServiceOptions = field(default_factory=ServiceOptions)
     plan: PlanOptions = field(default_factory=PlanOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
+    latency: LatencyBudget = field(default_factory=LatencyBudget)
     seed: int | None = None
     description: str = ""
     known_findings: tuple[KnownFinding, ...] = ()
@@ -248,9 +263,10 @@ def parse(data: object, path: Path, sources: bool = True) -> Scenario:
         nodes=nodes,
         side_from=side_from,
         side_to=side_to,
-        services=ServiceOptions(**data.get("services", {})),
+        services=_service_options(data.get("services", {}), path),
         plan=_plan_options(data.get("plan", {})),
         load=_load_options(data.get("load", {}), path),
+        latency=LatencyBudget(**data.get("latency", {})),
         seed=data.get("seed"),
         description=data.get("description", ""),
         known_findings=_known_findings(data.get("known_findings", []), path),
@@ -268,6 +284,7 @@ def _plan_options(data: dict) -> PlanOptions:
     if "projects" in data:
         data["projects"] = tuple(data["projects"])
     data["leave_old"] = tuple((p["node"], p["process"]) for p in data.get("leave_old", []))
+    data["skip_actions"] = tuple(tuple(a.split("/", 1)) for a in data.get("skip_actions", []))
     data["faults"] = tuple(
         Fault(
             f["action"],
@@ -306,6 +323,17 @@ def _compile(pattern: str, path: Path, where: str) -> None:
         raise UserError(
             f"Scenario {path}: {where}: {pattern!r} is not a regular expression ({e})."
         ) from None
+
+
+def _service_options(data: dict, path: Path) -> ServiceOptions:
+    options = ServiceOptions(**data)
+    if options.stop_timeout <= options.graceful_shutdown_timeout:
+        raise UserError(
+            f"Scenario {path}: services.stop_timeout ({options.stop_timeout:g} s) must exceed "
+            f"services.graceful_shutdown_timeout ({options.graceful_shutdown_timeout} s), or "
+            "the harness would kill services before their own bound."
+        )
+    return options
 
 
 def _load_options(data: dict, path: Path) -> LoadOptions:
@@ -356,7 +384,12 @@ def _validate_schema(data: object, path: Path) -> None:
 
 def _check_releases(s: Scenario) -> None:
     names = list(catalog.CATALOG)
-    if names.index(s.release_to) <= names.index(s.release_from):
+    if not catalog.is_catalogued(s.release_from):
+        raise UserError(f"Scenario {s.path}: release 'from' ({s.release_from}) must be a "
+                        f"catalogued release ({', '.join(names)}).")  # fmt: skip
+    # A target the catalog does not list yet (master) is newer than every release.
+    to = names.index(s.release_to) if catalog.is_catalogued(s.release_to) else len(names)
+    if to <= names.index(s.release_from):
         raise UserError(
             f"Scenario {s.path}: release 'to' ({s.release_to}) must be newer than "
             f"'from' ({s.release_from})."
@@ -368,7 +401,7 @@ def _check_sources(s: Scenario) -> None:
     rolled = s.plan.projects
     for side in (s.side_from, s.side_to):
         for src in side.sources:
-            service = "placement" if src.project == "openstack-placement" else src.project
+            service = PROJECT_OF.get(src.project, src.project)
             if rolled is not None and service not in rolled:
                 raise UserError(f"Scenario {s.path}: a source is given for {service}, which "
                                 f"the scenario does not roll (plan.projects: "

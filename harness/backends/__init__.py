@@ -10,7 +10,12 @@ plan, the load and the oracles are the same for both: what differs lives here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types only: nothing here imports a backend, a service or the plan
+    from harness.scenario import Scenario
+    from harness.secrets import Secrets
 
 
 @dataclass(frozen=True)
@@ -58,5 +63,65 @@ class Backend(Protocol):
     def releases(self) -> Releases:
         """What every service process runs now, asked of the nodes."""
 
+    def dump_schemas(self, run_dir: Path) -> bool:
+        """Write schema/rolled/<database>.sql (each service database now) and
+        schema/fresh/<database>.sql (a fresh install of the target) into the run folder,
+        for the schema oracle; False if this backend cannot."""
 
-NAMES = ("embedded", "devstack")
+    def fault(self, action: str, node: str | None, target: str | None, ledger: Path) -> None:
+        """Do a selftest fault (harness/plan/steps.py: FAULTS) to the cloud; builds it makes
+        go into the load's `ledger`, so the end-to-end ledger follows them."""
+
+
+class Broker(Protocol):
+    """The cloud's message bus, for the tracer (harness/bus)."""
+
+    def credentials(self) -> dict: ...
+
+    def ctl(self, *args: str) -> str: ...
+
+
+class CloudView(Protocol):
+    """A cloud as the load, the bus tracer, the resources and the smoke test address it:
+    through its VIP and its APIs, whoever deployed it."""
+
+    scenario: Scenario
+    state_dir: Path
+    secrets: Secrets
+
+    @property
+    def vip(self) -> str: ...
+
+    @property
+    def bridge(self) -> str | None:
+        """The bridge that makes the VIP ours (None: the gate's network, nothing to watch)."""
+
+    @property
+    def auth_url(self) -> str: ...
+
+    def endpoint(self, project: str) -> str:
+        """The base URL of a project's API behind the VIP."""
+
+    def broker(self) -> Broker: ...
+
+
+class Target(Protocol):
+    """Where a run happens: brings the cloud up (or finds it), gives its backend and view,
+    checks its hosts, collects its logs, and takes it down."""
+
+    name: str
+    trace_bus: bool  # the tracer may switch the broker's firehose on
+    scenario: Scenario
+    cloud: CloudView | None  # set by up()
+    backend: Backend | None  # set by up()
+
+    def up(self) -> CloudView: ...
+
+    def venvs(self) -> dict[str, str]:
+        """series → the venv path each side's code runs from, where the harness built it."""
+
+    def check_hosts(self, plan) -> dict: ...
+
+    def collect_logs(self, dest: Path) -> int: ...
+
+    def down(self) -> None: ...

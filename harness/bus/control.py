@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from harness import process
+from harness import process, wait
 from harness.errors import StepFailed
 
 
@@ -67,14 +67,19 @@ def start(cloud, run_dir: Path, timeout: float = 30) -> Trace:
     }  # fmt: skip
     config = cloud.state_dir / "tracer.json"
     proc = process.start_helper("harness.bus.tracer", settings, config, bus_dir / "tracer.log")
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            config.unlink(missing_ok=True)
-            raise StepFailed(f"the bus tracer did not start; see {bus_dir / 'tracer.log'}")
-        time.sleep(0.1)
+
+    def started() -> bool:
+        if proc.poll() is not None:
+            raise StepFailed(f"the bus tracer exited {proc.returncode}")
+        return ready.exists()
+
+    try:
+        wait.until(started, timeout, "the bus tracer's start", interval=0.1)
+    except StepFailed:
+        proc.kill()
+        proc.wait()
+        config.unlink(missing_ok=True)
+        raise StepFailed(f"the bus tracer did not start; see {bus_dir / 'tracer.log'}") from None
     # The snapshot comes before the firehose: a queue that exists now and is deleted later
     # shows up in the events; one created later too.
     window = {"queues_at_start": _snapshot(broker)}

@@ -3,7 +3,9 @@
 The firehose (`rabbitmqctl trace_on`) copies every publish to `amq.rabbitmq.trace` with
 routing key `publish.<exchange>` and every delivery with `deliver.<queue>`; the event
 exchange plugin announces `queue.created` / `queue.deleted`. oslo.messaging puts its ids
-only in the body, JSON inside JSON: {"oslo.version": "2.0", "oslo.message": "<JSON>"}.
+only in the body, JSON inside JSON: {"oslo.version": "2.0", "oslo.message": "<JSON>"}; the sender's
+context rides along as `_context_*` keys, so each message names its request (`req-…`),
+which is what the services' log lines name too.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def oslo_fields(body: bytes) -> dict:
         return {}
     if not isinstance(msg, dict):
         return {}
-    fields = {"unique_id": msg.get("_unique_id"), "msg_id": msg.get("_msg_id")}
+    fields = {"unique_id": msg.get("_unique_id"), "msg_id": msg.get("_msg_id"),
+              # oslo's context travels as _context_* keys: the request that caused it
+              "request_id": msg.get("_context_request_id")}  # fmt: skip
     if "method" in msg:
         fields["method"] = msg["method"]
         fields["role"] = "call" if msg.get("_reply_q") else "cast"

@@ -42,6 +42,30 @@ def flatten(evidence: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def match(known: tuple[KnownFinding, ...], oracle: str, evidence: dict) -> KnownFinding | None:
+    """The first known finding of `oracle` that this piece of its evidence matches."""
+    return next((k for k in known if k.oracle == oracle and k.matches(evidence)), None)
+
+
+def waived(
+    verdicts: list[Verdict], known: tuple[KnownFinding, ...], units: dict[str, str]
+) -> list[dict]:
+    """For each known finding (by its reason) that matched, how much of each oracle's
+    evidence it waived: {"reason", "waived": {oracle: n}, "units": {oracle: unit}}, the
+    largest first. A finding that waives more than its evidence should is seen here."""
+    by_reason: dict[str, dict[str, int]] = {}
+    for v in verdicts:
+        for e in v.evidence if v.status in (FAIL, XFAIL) else ():
+            k = match(known, v.oracle, e)
+            if k is not None:
+                counts = by_reason.setdefault(k.reason, {})
+                counts[v.oracle] = counts.get(v.oracle, 0) + 1
+    rows = [{"reason": reason, "waived": counts,
+             "units": {o: units.get(o, "pieces of evidence") for o in counts}}
+            for reason, counts in by_reason.items()]  # fmt: skip
+    return sorted(rows, key=lambda r: -sum(r["waived"].values()))
+
+
 def apply(verdicts: list[Verdict], known: tuple[KnownFinding, ...]) -> tuple[list, list]:
     """(verdicts with expected failures marked xfail, the known findings that were stale)."""
     seen: set[KnownFinding] = set()
@@ -51,7 +75,7 @@ def apply(verdicts: list[Verdict], known: tuple[KnownFinding, ...]) -> tuple[lis
         if v.status != FAIL or not mine or not v.evidence:
             out.append(v)
             continue
-        matched = [next((k for k in mine if k.matches(e)), None) for e in v.evidence]
+        matched = [match(known, v.oracle, e) for e in v.evidence]
         seen.update(k for k in matched if k is not None)
         if all(matched):
             reasons = "; ".join(sorted({k.reason for k in matched}))

@@ -18,6 +18,8 @@ BUS_TRACE = "bus/trace.jsonl"
 BUS_QUEUES = "bus/queues.json"
 RESOURCES = "resources.json"
 HOSTS = "hosts.json"
+SCHEMA = "schema"  # rolled/<database>.sql and fresh/<database>.sql, from the backend
+LOGS = "logs"  # <node>/<process>.log, as the backend collected them (redacted)
 
 
 @dataclass
@@ -30,6 +32,9 @@ class RunRecord:
     resources: dict | None = None  # what the resource plugins created and verified
     hosts: dict | None = None  # the host checks' results
     events: list[dict] = field(default_factory=list)  # the runner's, as recorded
+    logs: dict[str, str] | None = None  # "<node>/<process>.log" → its text
+    latency: object | None = None  # the scenario's LatencyBudget (None: its defaults)
+    schemas: dict[str, dict[str, str]] | None = None  # rolled|fresh → database → its dump
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:
@@ -42,7 +47,7 @@ class RunRecord:
             timeline, requests, operations,
             bus=_jsonl(run_dir / BUS_TRACE), queues=_json(run_dir / BUS_QUEUES),
             resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
-            events=events,
+            events=events, logs=_logs(run_dir / LOGS), schemas=_schemas(run_dir / SCHEMA),
         )  # fmt: skip
 
 
@@ -54,3 +59,17 @@ def _jsonl(path: Path) -> list[dict] | None:
     if not path.exists():
         return None
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _schemas(directory: Path) -> dict[str, dict[str, str]] | None:
+    if not directory.is_dir():
+        return None
+    return {which.name: {p.stem: p.read_text() for p in sorted(which.glob("*.sql"))}
+            for which in directory.iterdir() if which.is_dir()}  # fmt: skip
+
+
+def _logs(directory: Path) -> dict[str, str] | None:
+    if not directory.is_dir():
+        return None
+    return {p.relative_to(directory).as_posix(): p.read_text(errors="replace")
+            for p in sorted(directory.glob("*/*.log"))}  # fmt: skip

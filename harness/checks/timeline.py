@@ -32,6 +32,10 @@ class Timeline:
                 return text
         return None
 
+    def steps_between(self, t0: float, t1: float) -> list[str]:
+        """The steps running at some moment of [t0, t1], in order."""
+        return [text for start, end, text in self.steps if start <= t1 and end >= t0]
+
     def release_at(self, node: str | None, process: str, t: float) -> str | None:
         if node is None or not self.releases:
             return None

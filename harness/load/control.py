@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import process
-from harness.cloud import Cloud
+from harness import process, wait
+from harness.backends import CloudView
 from harness.errors import StepFailed
+from harness.services import ORDER
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Load:
             self.stop_file.unlink(missing_ok=True)
 
 
-def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: float = 3600,
+def start(cloud: CloudView, run_dir: Path, image: str, flavor: str, max_seconds: float = 3600,
           microversion: str = "latest") -> Load:  # fmt: skip
     """The scenario's load (`load:`, scenario.LoadOptions) in its own process."""
     opts = cloud.scenario.load
@@ -42,7 +42,8 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: flo
     stop_file.unlink(missing_ok=True)
     settings = {
         "vip": cloud.vip, "bridge": cloud.bridge,
-        "endpoints": {p: cloud.endpoint(p) for p in ("keystone", "nova", "glance")},
+        "endpoints": {svc.project: cloud.endpoint(svc.project) for svc in ORDER if svc.api},
+        "apis": {svc.project: svc.api.name for svc in ORDER if svc.api},
         "username": "admin", "project": "admin",
         "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
         "users": list(opts.user_classes), "user_count": opts.users, "spawn_rate": opts.users,
@@ -57,12 +58,14 @@ def start(cloud: Cloud, run_dir: Path, image: str, flavor: str, max_seconds: flo
 
 
 def _wait_first_request(proc: subprocess.Popen, ledger: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def sent() -> bool:
         if proc.poll() is not None:
             raise StepFailed(f"the load worker exited {proc.returncode}; see {ledger.parent}")
-        if ledger.exists() and ledger.stat().st_size:
-            return
-        time.sleep(0.2)
-    proc.kill()
-    raise StepFailed("the load worker sent no request within 60 s")
+        return ledger.exists() and ledger.stat().st_size > 0
+
+    try:
+        wait.until(sent, timeout, "the load worker's first request", interval=0.2)
+    except StepFailed:
+        if proc.poll() is None:
+            proc.kill()
+        raise

@@ -7,6 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# A ledger from before requests carried their API names only the project ("nova GET /"),
+# whose API process is "<project>-api" (a unit test ties the convention to the registry).
+API_SUFFIX = "-api"
+
 
 @dataclass(frozen=True)
 class Request:
@@ -22,6 +26,12 @@ class Request:
     request_id: str | None = None
     max_version: str | None = None  # version documents: the max microversion offered
     fresh_connection: bool = False
+    api: str | None = None  # the API process it was sent to ("neutron-api"), from the registry
+
+    @property
+    def api_process(self) -> str:
+        """The API process it went to, also for a ledger from before requests had `api`."""
+        return self.api or self.name.split()[0] + API_SUFFIX
 
     @property
     def failed(self) -> bool:

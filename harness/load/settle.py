@@ -11,8 +11,9 @@ from pathlib import Path
 
 import openstack
 
-from harness import openstack_api
-from harness.cloud import Cloud
+from harness import wait
+from harness.backends import CloudView, openstack_api
+from harness.errors import StepFailed
 from harness.load import ledger
 from harness.load.ledger import Operation
 from harness.progress import log
@@ -20,7 +21,7 @@ from harness.progress import log
 FINALS = {"server-create": {"ACTIVE", "ERROR"}, "server-delete": {"DELETED"}}
 
 
-def settle(cloud: Cloud, path: Path, bound: float = 120) -> dict:
+def settle(cloud: CloudView, path: Path, bound: float = 120) -> dict:
     if not path.exists():
         return {"pending": 0, "settled": 0}
     pending = [op for op in ledger.outcomes(ledger.read(path)[1]) if op.final == "pending"]
@@ -52,13 +53,18 @@ def _status(conn, server_id: str) -> str:
 
 
 def _wait(conn, op: Operation, deadline: float) -> str:
-    while True:
+    """The operation's final status, or "pending" if it has none by `deadline`."""
+    seen = {"status": "pending"}
+
+    def final() -> bool:
         try:
-            status = _status(conn, op.server_id)
+            seen["status"] = _status(conn, op.server_id)
         except openstack.exceptions.SDKException:
-            status = "unknown"  # an API hiccup while settling is not the operation's fault
-        if status in FINALS[op.kind]:
-            return status
-        if time.time() >= deadline:
-            return "pending"
-        time.sleep(1)
+            seen["status"] = "unknown"  # an API hiccup while settling is not the op's fault
+        return seen["status"] in FINALS[op.kind]
+
+    try:
+        wait.until(final, max(0.0, deadline - time.time()), f"{op.kind} {op.server_id}", 1.0)
+    except StepFailed:
+        return "pending"
+    return seen["status"]

@@ -2,9 +2,14 @@
 
 - VersionClient: nova's version documents (`/` and `/v2.1/`), over kept-alive and new
   connections; each answer's max microversion goes into the ledger.
-- Reader: token issue, server list and detail, flavors, images.
+- Reader: token issue, server list and detail, flavors, images, neutron's networks and
+  ports, placement's resource providers and a provider's allocations.
 - Writer: create a server ("networks": "none"), wait for ACTIVE, delete it, wait until it
-  is gone; each operation goes into the ledger with its outcome.
+  is gone; each operation goes into the ledger with its outcome. And now and then a
+  network with a port in it, both deleted again (neutron's writes are synchronous).
+
+Every request is tagged with the API process it was sent to (`api`, from the services'
+registry), so no oracle maps ports or names to APIs by hand.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ class CloudUser(HttpUser):
             client=self.name_, sent=sent, received=received, method=method, name=name,
             status=status, expected=tuple(expected), error=error,
             backend=resp.headers.get("X-Backend-Server") if resp is not None else None,
-            request_id=_request_id(resp), fresh_connection=fresh,
+            request_id=_request_id(resp), fresh_connection=fresh, api=SETTINGS["apis"][project],
             max_version=_max_version(resp, path) if version_doc and status == 200 else None,
         )  # fmt: skip
         record(rec)
@@ -81,6 +86,14 @@ def _request_id(resp) -> str | None:
         if header in resp.headers:
             return resp.headers[header]
     return None
+
+
+def _json(resp) -> dict:
+    try:
+        doc = resp.json() if resp is not None and resp.status_code == 200 else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _max_version(resp, path: str) -> str | None:
@@ -160,12 +173,53 @@ class Reader(AuthedUser):
     def token(self):
         self.issue_token()
 
+    @task(1)
+    def networks(self):
+        self.call("GET", "neutron", "/v2.0/networks", "neutron GET /v2.0/networks",
+                  headers=self.headers())  # fmt: skip
+
+    @task(1)
+    def ports(self):
+        self.call("GET", "neutron", "/v2.0/ports", "neutron GET /v2.0/ports",
+                  headers=self.headers())  # fmt: skip
+
+    @task(1)
+    def resource_providers(self):
+        resp = self.call("GET", "placement", "/resource_providers",
+                         "placement GET /resource_providers", headers=self.headers())  # fmt: skip
+        providers = _json(resp).get("resource_providers") or []
+        if providers:  # the computes' providers: what the scheduler allocates against
+            uuid = providers[int(time.time()) % len(providers)]["uuid"]
+            self.call("GET", "placement", f"/resource_providers/{uuid}/allocations",
+                      "placement GET /resource_providers/{uuid}/allocations",
+                      headers=self.headers())  # fmt: skip
+
 
 class Writer(AuthedUser):
     weight = 1
     wait_time = between(1, 2)
 
-    @task
+    @task(1)
+    def network_lifecycle(self):
+        """A network and a port in it, then both deleted: neutron's DB writes across the
+        roll (its expand and contract)."""
+        h = self.headers()
+        body = {"network": {"name": f"load-{self.name_}-{int(time.time())}"}}
+        resp = self.call("POST", "neutron", "/v2.0/networks", "neutron POST /v2.0/networks",
+                         expected=(201,), headers=h, body=body)  # fmt: skip
+        if resp is None or resp.status_code != 201:
+            return
+        network = resp.json()["network"]["id"]
+        port = {"port": {"network_id": network}}
+        resp = self.call("POST", "neutron", "/v2.0/ports", "neutron POST /v2.0/ports",
+                         expected=(201,), headers=h, body=port)  # fmt: skip
+        if resp is not None and resp.status_code == 201:
+            self.call("DELETE", "neutron", f"/v2.0/ports/{resp.json()['port']['id']}",
+                      "neutron DELETE /v2.0/ports/{id}", expected=(204,), headers=h)  # fmt: skip
+        self.call("DELETE", "neutron", f"/v2.0/networks/{network}",
+                  "neutron DELETE /v2.0/networks/{id}", expected=(204,), headers=h)  # fmt: skip
+
+    @task(3)
     def server_lifecycle(self):
         h = self.headers("2.37")
         server = {"name": f"load-{self.name_}-{int(time.time())}", "networks": "none",

@@ -13,7 +13,7 @@ from harness.plan import steps as st
 from harness.plan import wrong
 from harness.releases import sources
 from harness.scenario import Scenario
-from harness.services import ORDER
+from harness.services import ORDER, Service
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,15 @@ class Builder:
         return out
 
 
-def build(scenario: Scenario, seed: int) -> Plan:
-    rng = random.Random(seed)
+def build(scenario: Scenario, seed: int, services: tuple[Service, ...] = ORDER) -> Plan:
+    """The plan: install everywhere, then each of `services` (the registry) in turn."""
     target = scenario.release_to
     install = [st.Install("all", n.name, target) for n in scenario.nodes]
     phases = [("install", install)]
-    for svc in ORDER:
+    for svc in services:
+        # An RNG per service: adding a service (or a step to one) leaves the others' random
+        # node orders as they were for the same seed.
+        rng = random.Random(f"{seed}/{svc.project}")
         steps = svc.roll(Builder(scenario, svc.project, rng))
         if wrong.rolled(scenario, svc.project):
             phases.append((svc.project, steps))
@@ -124,6 +127,7 @@ def render(plan: Plan) -> str:
         f"options: api_handover={str(s.plan.api_handover).lower()} "
         f"node_order={s.plan.node_order} cap_reset={s.plan.cap_reset} "
         f"disable_computes={str(s.plan.disable_computes).lower()} "
+        f"graceful_shutdown_timeout={s.services.graceful_shutdown_timeout}s "
         f"stop_timeout={s.services.stop_timeout:g}s",
         f"{len(plan)} steps",
     ]

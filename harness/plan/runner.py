@@ -1,35 +1,22 @@
 """The runner: walks a plan step by step, writes events, shows progress, and stops at the
-first step that fails, naming the step, its node, the seed and every node's releases."""
+first step that fails, naming the step, its node, the seed and every node's releases.
+
+Each step's log — what the harness did and the commands' output, at debug level, secrets
+redacted — is `steps/<id>-<kind>-<service>[-<node>].log` in the run folder; a failed step's
+file is renamed `FAILED_<...>.log`, so it is the first thing one finds there."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from harness.backends import Backend
-from harness.backends.embedded import Embedded
-from harness.cloud import Cloud
 from harness.errors import StepFailed
-from harness.plan.events import EventLog
 from harness.plan.planner import Plan
-from harness.plan.steps import Outcome
+from harness.plan.steps import Context, Outcome
 from harness.progress import log
-
-
-@dataclass
-class Context:
-    """What steps run with: the backend that carries them out (harness/backends) and the
-    events file. `cloud` is the embedded cloud, when there is one (None on devstack)."""
-
-    cloud: Cloud | None
-    cache_dir: Path | None
-    events: EventLog
-    backend: Backend | None = None
-
-    def __post_init__(self):
-        if self.backend is None:
-            self.backend = Embedded(self.cloud, self.cache_dir)
 
 
 @dataclass
@@ -75,14 +62,18 @@ def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunRes
         ctx.events.write("step-start", id=step_id, phase=phase.name, kind=step.kind,
                          service=step.service, node=step.node, description=desc)  # fmt: skip
         started = time.time()
-        try:
-            outcome = step.run(ctx) or Outcome()
-            error = None
-        except Exception as e:  # any failure ends the roll at this step, attributed
-            outcome, error = (
-                Outcome(),
-                f"{type(e).__name__}: {e}" if not isinstance(e, StepFailed) else str(e),
-            )
+        with _step_log(ctx, step_id, step) as path:
+            try:
+                outcome = step.run(ctx) or Outcome()
+                error = None
+            except Exception as e:  # any failure ends the roll at this step, attributed
+                outcome, error = (
+                    Outcome(),
+                    f"{type(e).__name__}: {e}" if not isinstance(e, StepFailed) else str(e),
+                )
+                log.debug("step failed: %s", error)
+        if error:
+            path.rename(path.with_name("FAILED_" + path.name))
         res = StepResult(step_id, phase.name, step.kind, step.service, step.node, desc, started,
                          time.time(), "failed" if error else "ok", outcome.forced_kill,
                          outcome.stop_wait, outcome.finding, error)  # fmt: skip
@@ -91,6 +82,41 @@ def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunRes
         if error:
             raise StepFailed(_failure_message(plan, res, ctx.backend.releases()))
     return result
+
+
+class _Redacting(logging.Formatter):
+    def __init__(self, redact):
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+def step_log_name(step_id: str, step) -> str:
+    parts = [step_id, step.kind, step.service] + ([step.node] if step.node else [])
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)) + ".log"
+
+
+@contextlib.contextmanager
+def _step_log(ctx: Context, step_id: str, step):
+    """Everything the harness logs while the step runs, at debug level, into its file."""
+    folder = ctx.events.path.parent / "steps"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / step_log_name(step_id, step)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(_Redacting(ctx.redact))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)  # the console's handler keeps its own level
+    log.debug("step %s: %s", step_id, step.describe())
+    try:
+        yield path
+    finally:
+        log.setLevel(level)
+        log.removeHandler(handler)
+        handler.close()
 
 
 def _record(ctx: Context, res: StepResult) -> None:

@@ -4,13 +4,30 @@ Outcome when it has something to record."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from harness.backends import Backend
+from harness.plan.events import EventLog
 from harness.services import BY_NAME
 
-if TYPE_CHECKING:
-    from harness.plan.runner import Context
+# The selftest's faults (a scenario's plan.faults; the schema's enum is checked against it).
+FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds", "restart-rabbitmq",
+          "single-api", "hold")  # fmt: skip
+BURST = 4  # server builds handed to the conductor at once before it is killed
+FORCED = 2  # server builds forced onto a dead compute
+
+
+@dataclass
+class Context:
+    """What steps run with: the backend that carries them out (harness/backends) and the
+    run's events file (the load's ledger lies beside it; each step's log goes into steps/
+    there). `redact` takes the run's secrets out of what a step log keeps."""
+
+    backend: Backend
+    events: EventLog
+    redact: Callable[[str], str] = str
 
 
 @dataclass(frozen=True)
@@ -168,8 +185,9 @@ class Enable(Step):
 
 @dataclass(frozen=True)
 class Fault(Step):
-    """A deliberately wrong thing done mid-roll (the selftest catalog; harness/faults.py),
-    never in a correct plan. `target` is the project a fault aims at, where it has one."""
+    """A deliberately wrong thing done mid-roll (the selftest catalog; the embedded backend
+    does them: harness/backends/embedded/faults.py), never in a correct plan. `target` is
+    the project a fault aims at, where it has one."""
 
     action: str
     host: str | None = None
@@ -177,12 +195,34 @@ class Fault(Step):
     seconds: float | None = None
 
     def describe(self) -> str:
-        from harness import faults
-
-        text = faults.describe(self.action, self.host, self.target, self.seconds)
+        text = describe_fault(self.action, self.host, self.target, self.seconds)
         return f"FAULT {self.action}: {text}"
 
     def run(self, ctx: Context) -> None:
-        from harness import faults
+        if self.action == "hold":  # nothing is done to the cloud: time passes
+            time.sleep(self.seconds)
+            return
+        ledger = ctx.events.path.parent / "load" / "requests.jsonl"
+        ctx.backend.fault(self.action, self.host, self.target, ledger)
 
-        faults.inject(ctx, self.action, self.host, self.target, self.seconds)
+
+def describe_fault(action: str, node: str | None, service: str | None, seconds=None) -> str:
+    return {
+        "hold": f"the next step comes {seconds:g} s later; what is in rotation keeps serving"
+        if seconds
+        else "",
+        "kill-compute-and-delete-queue": (
+            f"SIGKILL nova-compute on {node}, force {FORCED} builds onto it, delete its queue "
+            "with the casts in it, start it again"
+        ),
+        "kill-conductor-during-builds": (
+            f"{BURST} builds at once, SIGKILL nova-conductor while it holds them, start it again"
+        ),
+        "restart-rabbitmq": (
+            f"{BURST} builds at once, then stop RabbitMQ (SIGTERM) and start it again while "
+            "they are in flight"
+        ),
+        "single-api": (
+            f"every {service} API backend but {node}'s in maintenance: one instance behind the VIP"
+        ),
+    }[action]

@@ -2,8 +2,9 @@
 scenario's wrong options applied to the correct plan the services laid out.
 
 Each is a change a careless operator could make: skip the drain, skip the RPC pin, forget
-a process, roll only some projects, or something breaking mid-roll (a fault step). The
-defaults change nothing, so the correct plan stays the services' own.
+a process, skip a management command (a contract), roll only some projects, or something
+breaking mid-roll (a fault step). The defaults change nothing, so the correct plan stays
+the services' own.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def corrected(scenario: Scenario) -> Scenario:
     nodes, which is what the host checks compare them with."""
     right = PlanOptions()
     fixed = {f: getattr(right, f) for f in ("projects", "drain_apis", "rpc_pin", "leave_old",
-                                             "faults")}  # fmt: skip
+                                             "skip_actions", "faults")}  # fmt: skip
     return replace(scenario, plan=replace(scenario.plan, **fixed))
 
 
@@ -51,6 +52,7 @@ def describe(options: PlanOptions) -> str:
     if not options.rpc_pin:
         parts.append("rpc_pin=false")
     parts += [f"leave_old={node}/{process}" for node, process in options.leave_old]
+    parts += [f"skip={service}/{action}" for service, action in options.skip_actions]
     parts += [f"fault={f.action}" for f in options.faults]
     return " ".join(parts)
 
@@ -63,6 +65,8 @@ def _kept(options: PlanOptions, step: st.Step) -> bool:
         and isinstance(step, st.SetOption)
         and (step.section, step.key) == RPC_PIN
     ):
+        return False
+    if isinstance(step, st.Manage) and (step.service, step.action) in options.skip_actions:
         return False
     if options.leave_old and isinstance(step, (st.Restart, st.Disable, st.Enable)):
         process = getattr(step, "process", "nova-compute")
@@ -106,6 +110,11 @@ def _check_nodes(scenario: Scenario) -> None:
             raise UserError(
                 f"Scenario {scenario.path}: plan names node {node!r}, which it has not."
             )
+    for service, action in scenario.plan.skip_actions:
+        svc = BY_NAME.get(service)
+        if svc is None or action not in svc.actions:
+            raise UserError(f"Scenario {scenario.path}: plan.skip_actions names "
+                            f"{service}/{action}, which no service has.")  # fmt: skip
     for f in scenario.plan.faults:
         if (f.action == "hold") != (f.seconds is not None):
             raise UserError(

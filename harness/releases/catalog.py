@@ -8,16 +8,22 @@ answer every request 500 with today's neutron-lib).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UserError
 
 LOCK_DIR = Path(__file__).parent / "locks"
+SERIES_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # also a venv's folder name
 
-# Packages every release venv carries besides the services: the DB driver and the WSGI server.
-SUPPORT_PACKAGES = ("PyMySQL", "uwsgi")
+# Packages every release venv carries besides the services: the DB driver, the WSGI server,
+# and the memcache client of oslo.cache's memcache_pool backend (without it every service
+# logs an ERROR the first time it loads oslo.cache's backends, as no deployment does).
+SUPPORT_PACKAGES = ("PyMySQL", "uwsgi", "python-memcached")
 
+# Each service's PyPI project (harness/services/<project>/service.py: `package`; a unit
+# test ties the two lists), in the order the rows below give their versions.
 PROJECTS = ("keystone", "openstack-placement", "glance", "nova", "neutron")
 
 
@@ -35,15 +41,12 @@ class Series:
         return [f"{p}=={v}" for p, v in self.versions.items()] + list(SUPPORT_PACKAGES)
 
 
-def _series(name: str, resolve_date: str, nova, keystone, placement, glance, neutron) -> Series:
-    versions = {
-        "keystone": keystone,
-        "openstack-placement": placement,
-        "glance": glance,
-        "nova": nova,
-        "neutron": neutron,
-    }
-    return Series(name, resolve_date, versions)
+def _row(name: str, resolve_date: str, **versions: str) -> Series:
+    """One series: its projects' versions by name (PyPI's dashes as underscores)."""
+    pinned = {p.replace("_", "-"): v for p, v in versions.items()}
+    if set(pinned) != set(PROJECTS):
+        raise ValueError(f"series {name} pins {sorted(pinned)}, not {sorted(PROJECTS)}")
+    return Series(name, resolve_date, {p: pinned[p] for p in PROJECTS})
 
 
 # The newest point release of each project published by the resolution date, which is
@@ -51,12 +54,16 @@ def _series(name: str, resolve_date: str, nova, keystone, placement, glance, neu
 CATALOG: dict[str, Series] = {
     s.name: s
     for s in (
-        _series("2025.1", "2025-04-23", "31.0.0", "27.0.0", "13.0.0", "30.0.0", "26.0.0"),
-        _series("2025.2", "2025-10-22", "32.0.0", "28.0.0", "14.0.0", "31.0.0", "27.0.0"),
-        _series("2026.1", "2026-04-20", "33.0.0", "29.0.1", "15.0.0", "32.0.0", "28.0.0"),
-        _series("2026.2", "2026-10-21", "34.0.0", "30.0.0", "16.0.0", "33.0.0", "29.0.0"),
+        _row("2025.1", "2025-04-23", keystone="27.0.0", openstack_placement="13.0.0",
+             glance="30.0.0", nova="31.0.0", neutron="26.0.0"),
+        _row("2025.2", "2025-10-22", keystone="28.0.0", openstack_placement="14.0.0",
+             glance="31.0.0", nova="32.0.0", neutron="27.0.0"),
+        _row("2026.1", "2026-04-20", keystone="29.0.1", openstack_placement="15.0.0",
+             glance="32.0.0", nova="33.0.0", neutron="28.0.0"),
+        _row("2026.2", "2026-10-21", keystone="30.0.0", openstack_placement="16.0.0",
+             glance="33.0.0", nova="34.0.0", neutron="29.0.0"),
     )
-}
+}  # fmt: skip
 
 
 def get(name: str) -> Series:
@@ -65,6 +72,20 @@ def get(name: str) -> Series:
     except KeyError:
         known = ", ".join(CATALOG)
         raise UserError(f"Unknown release {name!r}; the catalog has {known}.") from None
+
+
+def unreleased(name: str) -> Series:
+    """A series the catalog does not list yet (master, the next one): its projects are the
+    newest catalogued release's, except those given a source; it has no lock, so its
+    dependencies come from the upper-constraints the side must give."""
+    if not SERIES_NAME.fullmatch(name):
+        raise UserError(f"Release name {name!r} is not a name (letters, digits, . _ -).")
+    newest = list(CATALOG.values())[-1]
+    return Series(name, "", dict(newest.versions))
+
+
+def is_catalogued(name: str) -> bool:
+    return name in CATALOG
 
 
 def next_of(name: str) -> Series | None:

@@ -3,7 +3,10 @@ source trees in place of some of its projects and optionally an upper-constraint
 
 In a scenario, `releases.from` / `releases.to` is a series name, or
 `{series: 2026.2, sources: {nova: PATH}, constraints: PATH}`; on the command line,
-`--source nova=PATH` and `--constraints PATH` give the target side's.
+`--source nova=PATH` and `--constraints PATH` give the target side's. A target the
+catalog does not list yet (`series: master`) is named as the scenario names it; its
+projects without a source are the newest catalogued release's, and its dependencies come
+from the constraints it must give (there is no lock for it).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def from_data(data: str | dict, base: Path, inspect: bool = True) -> Side:
     `inspect=False`: the series alone, its sources and constraints left unread."""
     if isinstance(data, str):
         return Side(catalog.get(data))
-    series = catalog.get(data["series"])
+    series = _series(data)
     if not inspect:
         return Side(series)
     found = []
@@ -58,6 +61,22 @@ def from_data(data: str | dict, base: Path, inspect: bool = True) -> Side:
     cons = data.get("constraints")
     loaded = constraints_mod.load((base / Path(cons).expanduser()).resolve()) if cons else None
     return Side(series, tuple(found), loaded)
+
+
+def _series(data: dict) -> Series:
+    """The side's series: a catalogued one, or one the catalog does not list yet (master)
+    when the side gives the constraints its dependencies resolve under."""
+    name = data["series"]
+    if catalog.is_catalogued(name):
+        return catalog.get(name)
+    if not data.get("constraints"):
+        known = ", ".join(catalog.CATALOG)
+        raise UserError(
+            f"Release {name!r} is not in the catalog ({known}); a side the catalog does not "
+            "list needs upper-constraints for its dependencies (constraints: FILE, or "
+            "--constraints FILE)."
+        )
+    return catalog.unreleased(name)
 
 
 def _source(project: str, spec: str | dict, series: Series, base: Path) -> Source:

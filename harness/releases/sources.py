@@ -22,7 +22,9 @@ from harness.errors import UserError
 from harness.releases.catalog import PROJECTS
 
 # What users call a project → its PyPI name (the catalog's).
+# (A unit test ties it to the services' registry: each service's project and package.)
 ALIASES = {"placement": "openstack-placement"}
+PROJECT_OF = {package: project for project, package in ALIASES.items()}  # PyPI → service
 # Files that are not the tree: build output and caches (an unpacked sdist has none).
 NOT_THE_TREE = {".git", ".tox", "__pycache__", "build", "dist", ".eggs", ".stestr"}
 VERSION = re.compile(r"^\d[\w.+!-]*$")

@@ -42,7 +42,10 @@ def _side(side: Side | Series) -> Side:
 
 def venv_path(side: Side | Series, cache_dir: Path) -> Path:
     side = _side(side)
-    digest = hashlib.sha256(side.series.lock_file.read_bytes())
+    lock = side.series.lock_file
+    # A series the catalog does not list has no lock: its requirements stand for it.
+    pinned = lock.read_bytes() if lock.exists() else "\n".join(side.series.requirements()).encode()
+    digest = hashlib.sha256(pinned)
     digest.update(sys.version.encode())
     # Only a side with sources or constraints adds to the key: release venvs keep theirs.
     for src in side.sources:
@@ -101,14 +104,14 @@ def _install_with_sources(side: Side, path: Path, env: dict) -> None:
     with tempfile.TemporaryDirectory(prefix="uh-wheels-") as tmp:
         wheels = [_build_wheel(side, src, Path(tmp)) for src in side.sources]
         reqs = path / "harness-requirements.txt"
-        reqs.write_text("\n".join(_requirements(side, sourced)) + "\n")
+        reqs.write_text("\n".join(requirements(side, sourced)) + "\n")
         cmd = [uv_binary(), "pip", "install", "--quiet", "-r", str(reqs)]
         if side.constraints:
             cmd += ["--constraint", str(side.constraints.path)]
         _run(side, [*cmd, *map(str, wheels), *constraints_mod.uv_index_args()], env=env)
 
 
-def _requirements(side: Side, sourced: set[str]) -> list[str]:
+def requirements(side: Side, sourced: set[str]) -> list[str]:
     if side.constraints:  # the series' other projects; their libraries from the constraints
         return [r for r in side.series.requirements() if _name(r) not in sourced]
     lines = side.series.lock_file.read_text().splitlines()

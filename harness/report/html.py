@@ -53,6 +53,7 @@ def render(results: dict, run_dir: Path) -> str:
         _oracles(results),
         "<h2>Timeline</h2>",
         _timeline_svg(results, record, events, axis),
+        _latency(results),
         _steps(results),
         _findings(results),
     ]
@@ -133,6 +134,37 @@ def _oracles(r: dict) -> str:
     )
 
 
+def _latency(r: dict) -> str:
+    """The latency oracle's table: per API, the baseline's and each phase's n, p50, p99
+    (ms) side by side, a cell over budget marked."""
+    table = (r["oracles"].get("latency") or {}).get("table")
+    if not table:
+        return ""
+    over = {(e["api"], e["phase"], e["metric"])
+            for e in r["oracles"]["latency"].get("evidence", [])}  # fmt: skip
+    windows = list(table)
+    apis = sorted({api for rows in table.values() for api in rows})
+    head = "".join(f"<th colspan=3>{escape(w)}</th>" for w in windows)
+    sub = "<th>n</th><th>p50</th><th>p99</th>" * len(windows)
+    rows = []
+    for api in apis:
+        cells = []
+        for w in windows:
+            row = table[w].get(api)
+            if row is None:
+                cells.append("<td></td><td></td><td></td>")
+                continue
+            cells.append(f"<td>{row['n']}</td>" + "".join(
+                f'<td class="{"over" if (api, w, m) in over else ""}">{row[m]:.0f}</td>'
+                for m in ("p50", "p99")))  # fmt: skip
+        rows.append(f'<tr class="latency"><td>{escape(api)}</td>{"".join(cells)}</tr>')
+    return (
+        "<h2>Latency per API (ms): the baseline before the roll, then each phase</h2>"
+        f'<table id="latency"><tr><th rowspan=2>API</th>{head}</tr><tr>{sub}</tr>'
+        f"{''.join(rows)}</table>"
+    )
+
+
 def _steps(r: dict) -> str:
     rows = []
     for s in r["steps"]:
@@ -153,12 +185,24 @@ def _steps(r: dict) -> str:
 
 
 def _findings(r: dict) -> str:
-    if not r["stale_findings"]:
-        return ""
-    items = "".join(
-        f"<li>{escape(k['oracle'])}: {escape(k['reason'])}</li>" for k in r["stale_findings"]
-    )
-    return f"<h2>Known findings that did not occur (stale)</h2><ul>{items}</ul>"
+    out = ""
+    if r.get("waived"):
+        items = "".join(
+            f"<li>{escape(w['reason'])}: waived "
+            + ", ".join(
+                f"{n} {escape(w['units'][o])} of {escape(o)}"
+                for o, n in sorted(w["waived"].items())
+            )  # fmt: skip
+            + "</li>"
+            for w in r["waived"]
+        )
+        out += f"<h2>Known findings that occurred, and what each waived</h2><ul>{items}</ul>"
+    if r["stale_findings"]:
+        items = "".join(
+            f"<li>{escape(k['oracle'])}: {escape(k['reason'])}</li>" for k in r["stale_findings"]
+        )
+        out += f"<h2>Known findings that did not occur (stale)</h2><ul>{items}</ul>"
+    return out
 
 
 def _timeline_svg(results: dict, record: RunRecord, events: list[dict], axis: Axis) -> str:
@@ -319,6 +363,7 @@ th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-a
 td.num {{ text-align: right; }}
 .verdict {{ padding: 1px 8px; border-radius: 3px; color: #fff; font-weight: 600; }}
 .verdict.pass {{ background: #2ca02c; }} .verdict.fail {{ background: #d62728; }}
+td.over {{ background: #f8d0d0; font-weight: bold; }}
 .verdict.xfail {{ background: #ff7f0e; }}
 tr.step.failed {{ background: #fde0dd; }} tr.hot, rect.hot {{ outline: 2px solid #000; }}
 rect.hot {{ stroke: #000; stroke-width: 2; }}

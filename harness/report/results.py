@@ -6,7 +6,8 @@
                "path", "commit", "dirty", "digest", "version"}], "constraints"}},
      "oracles": {name: {"verdict": "pass" | "fail" | "xfail", "judged": bool,
                         "summary", <counts>..., "evidence": [first 20], "evidence_total"}},
-     "stale_findings": [...], "load": {"requests", "failures", "operations"},
+     "stale_findings": [...], "waived": [{"reason", "waived": {oracle: n}, "units"}],
+     "load": {"requests", "failures", "operations"},
      "steps": [{"id", "name", "kind", "service", "node", "started", "ended", "duration",
                 "status", "forced_kill", "stop_wait", "finding", "error"}]}
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import judge
 from harness import scenario as scenario_mod
+from harness.checks import judge
 from harness.checks.record import RunRecord
 from harness.checks.verdict import PASS, UNKNOWN, XFAIL
 from harness.errors import UserError
@@ -39,8 +40,8 @@ def read_run(run_dir: Path) -> dict:
 
 def build(run_dir: Path) -> dict:
     run = read_run(run_dir)
-    known = _known_findings(run_dir)
-    judgement = judge.judge(run_dir, known)
+    known, budget = judged_by(run_dir)
+    judgement = judge.judge(run_dir, known, budget)
     record = RunRecord.load(run_dir)
     oracles = {}
     for name, d in judge.as_dict(judgement.verdicts).items():
@@ -69,6 +70,7 @@ def build(run_dir: Path) -> dict:
         },  # fmt: skip
         "oracles": oracles,
         "stale_findings": judgement.stale,
+        "waived": judgement.waived,
         "load": {
             "requests": len(record.requests),
             "failures": sum(r.failed for r in record.requests),
@@ -78,11 +80,13 @@ def build(run_dir: Path) -> dict:
     }
 
 
-def _known_findings(run_dir: Path) -> tuple:
+def judged_by(run_dir: Path) -> tuple:
+    """The run's scenario's known findings and latency budget (defaults without one)."""
     path = run_dir / "scenario.yaml"
     if not path.exists():
-        return ()
-    return scenario_mod.load(path, sources=False).known_findings
+        return (), None
+    s = scenario_mod.load(path, sources=False)
+    return s.known_findings, s.latency
 
 
 def steps(events: list[dict]) -> list[dict]:

@@ -2,11 +2,11 @@
 the order they go down): identity first, nova last because it needs all the others."""
 
 from harness.services.base import Service
-from harness.services.glance import Glance
-from harness.services.keystone import Keystone
-from harness.services.neutron import Neutron
-from harness.services.nova import Nova
-from harness.services.placement import Placement
+from harness.services.glance.service import Glance
+from harness.services.keystone.service import Keystone
+from harness.services.neutron.service import Neutron
+from harness.services.nova.service import Nova
+from harness.services.placement.service import Placement
 
 ORDER: tuple[Service, ...] = (Keystone(), Glance(), Placement(), Neutron(), Nova())
 

@@ -2,8 +2,9 @@
 
 A service module says what it installs (its PyPI project in the release venv), its config
 per node, its DB sync at the base release, its processes per node and, for API services,
-how HAProxy and the keystone catalog reach it. The lifecycle (harness.lifecycle) walks
-the services in order and never needs to know one from another.
+how HAProxy and the keystone catalog reach it. The lifecycle
+(harness.backends.embedded.lifecycle) walks the services in order and never needs to know
+one from another.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from harness import collect, process, wait
-from harness.cloud import Cloud
+from harness import process, wait
 from harness.errors import StepFailed
-from harness.infra.haproxy import Frontend
 from harness.scenario import Node
+from harness.secrets import redact
+
+if TYPE_CHECKING:  # the embedded cloud imports the services' registry
+    from harness.backends.embedded.cloud import Cloud
 
 
 @dataclass(frozen=True)
@@ -30,16 +36,46 @@ class Api:
     wsgi: str  # module:callable run by uwsgi
     health_path: str = "/"
 
+
+@dataclass(frozen=True)
+class OnDevstack:
+    """How devstack runs a service (the devstack backend reads it: backends/devstack/units.py)."""
+
+    units: dict[str, str]  # harness process → devstack service (unit devstack@<name>.service)
+    configs: tuple[str, ...]  # the files an option is set in; the first is the main one
+    api_path: str | None = None  # where devstack's Apache serves the API on its node
+    fronted: bool = False  # the plugin's HAProxy balances the API over every API node
+
+
+@dataclass(frozen=True)
+class Schema:
+    """How a fresh install creates one of the service's databases, for the schema oracle
+    (the schema after the roll must equal a fresh install's of the target): the option
+    naming the database (oslo.config's group.option, set through its OS_<GROUP>__<OPTION>
+    environment variable, which comes before config files) and the command, less its
+    --config-file arguments. `like`: a database created as a copy of another's schema
+    (nova's cell0 is a cell database like nova's) has no command of its own."""
+
+    database: str
+    option: str | None = None
+    command: str | None = None
+    like: str | None = None
+
     @property
-    def frontend(self) -> Frontend:
-        return Frontend(self.name, self.port, self.health_path)
+    def env(self) -> str:
+        group, _, name = (self.option or "").partition(".")
+        return f"OS_{group.upper()}__{name.upper()}"
 
 
 class Service:
     """Base class; subclasses fill in the class attributes and the hooks they need."""
 
     project = ""  # short name, also the keystone user and the DB user
+    package = ""  # its PyPI project, as the release catalog pins it (default: `project`)
+    devstack: OnDevstack | None = None
+    resources: ModuleType | None = None  # its resource plugin: <project>/resources.py
     databases: tuple[str, ...] = ()
+    schemas: tuple[Schema, ...] = ()  # how a fresh install makes each of its databases
     api: Api | None = None
     # Files that belong to the code, not to the operator (paste pipelines): a release's
     # package installs them into the config dir, as a distro package does. venv path → name.
@@ -49,10 +85,18 @@ class Service:
     before_roll: tuple[str, ...] = ()
     after_roll: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.package = cls.package or cls.project
+
     # -- config ---------------------------------------------------------------------------
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         """Write this service's config files for `node`."""
+
+    def conf(self, cloud: Cloud, node: Node | str) -> Path | None:
+        """Its main config file on `node` (the host checks read the options set there)."""
+        return None
 
     def config_dir(self, cloud: Cloud, node: Node | str) -> Path:
         return cloud.node_dir(node, self.project)
@@ -89,6 +133,13 @@ class Service:
     def after_start(self, cloud: Cloud) -> None:
         """Anything to do once every process of the service runs on every node."""
 
+    def wait_ready(self, conn, host: str, process: str, since, timeout: float,
+                   alive=None) -> None:  # fmt: skip
+        """Return once a daemon started at `since` (UTC) serves (an API's readiness is its
+        answer behind HAProxy, which the backends wait for). `conn` is an admin
+        openstacksdk connection, `host` the node's hostname as the service knows it, and
+        `alive` (if given) says whether the process still runs, to stop waiting at once."""
+
     # -- upgrade --------------------------------------------------------------------------
 
     def roll(self, p) -> list:
@@ -103,20 +154,15 @@ class Service:
         return []
 
     def run_action(self, cloud: Cloud, name: str, series: str) -> str | None:
-        """Run upgrade action `name` with `series`'s code on the controller. Returns a
+        """Run upgrade action `name` with `series`'s code on the controller (the embedded
+        cloud's way; the devstack backend runs the same Action on its nodes). Returns a
         finding to record, or None."""
-        action = self.actions[name]
         node = cloud.scenario.controller
-        if action.guard:
-            guard = self._command(cloud, node, action.guard)
-            if self._exec(cloud, series, guard, action.guard, ok=(0, 1)) != 0:
-                return action.guard_finding
-        argv = self._command(cloud, node, action.command)
-        for _ in range(action.max_runs):
-            status = self._exec(cloud, series, argv, action.command, action.ok)
-            if status != action.repeat_while:
-                return None
-        raise StepFailed(f"{action.command} still had work after {action.max_runs} runs")
+
+        def run(command: str, ok: tuple[int, ...]) -> int:
+            return self._exec(cloud, series, self._command(cloud, node, command), command, ok)
+
+        return self.actions[name].perform(run)
 
     def _command(self, cloud: Cloud, node: Node, command: str) -> list[str]:
         tool, *rest = command.split()
@@ -152,7 +198,8 @@ class Action:
     """An upgrade command of a service, run on the controller with the target's code.
 
     `command` is what an operator types, less the --config-file arguments; it is also how
-    the step reads in the plan."""
+    the step reads in the plan. What its exit statuses mean is said here once, and both
+    backends obey it through `perform`."""
 
     command: str
     ok: tuple[int, ...] = (0,)
@@ -160,6 +207,17 @@ class Action:
     max_runs: int = 1
     guard: str | None = None  # a check that must exit 0, else the action is skipped…
     guard_finding: str | None = None  # …and this finding is recorded instead
+
+    def perform(self, run: Callable[[str, tuple[int, ...]], int]) -> str | None:
+        """Carry the action out with `run(command, ok)`, a backend's way of running one
+        management command (an exit status outside `ok` fails the step there; it returns
+        the status). Returns the finding to record, if the guard skipped the action."""
+        if self.guard and run(self.guard, (0, 1)) != 0:
+            return self.guard_finding
+        for _ in range(self.max_runs):
+            if run(self.command, self.ok) != self.repeat_while:
+                return None
+        raise StepFailed(f"{self.command} still had work after {self.max_runs} runs")
 
 
 def write_ini(path: Path, sections: dict[str, dict[str, object]], secret: bool = True) -> Path:
@@ -257,4 +315,4 @@ def log_tail(cloud: Cloud, path: Path, lines: int = 3, width: int = 600) -> str:
     except OSError:
         return f"(no log at {path})"
     text = " | ".join(line.strip() for line in tail)[-width:] or "(empty)"
-    return collect.redact(text, cloud.secrets.values())
+    return redact(text, cloud.secrets.values())

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import prereqs
-from harness.cloud import Cloud
+from harness.backends.embedded import netns, prereqs
+from harness.backends.embedded.cloud import Cloud
 from harness.scenario import load
-from harness.topology import netns
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]

@@ -10,6 +10,8 @@ import time
 
 import yaml
 
+from harness.scenario import read
+
 from .conftest import SCENARIO, footprint, harness
 
 
@@ -39,7 +41,7 @@ def test_ctrl_c_during_up_stops_everything(state_dir):
 
 
 def test_a_failed_up_stops_everything_it_started(state_dir, tmp_path):
-    data = yaml.safe_load(SCENARIO.read_text())
+    data = read(SCENARIO, sources=False)[0]  # what it extends merged in
     data["services"]["startup_timeout"] = 0.5  # no API answers that fast
     scenario = tmp_path / "impatient.yaml"
     scenario.write_text(yaml.safe_dump(data))

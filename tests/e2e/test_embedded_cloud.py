@@ -12,9 +12,9 @@ import stat
 import subprocess
 import urllib.request
 
-from harness import smoke
-from harness.infra import haproxy
+from harness.backends.embedded.infra import haproxy
 from harness.scenario import load
+from harness.services.nova import smoke
 
 from .conftest import SCENARIO, footprint, harness
 

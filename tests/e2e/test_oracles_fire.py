@@ -8,22 +8,33 @@ The cases share one cloud and run in file order; each leaves it working for the 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import faults, hostcheck, job, judge, openstack_api, operations, smoke
-from harness.checks import hosts, record
-from harness.checks import resources as resources_oracle
+import pika
+
+from harness.backends import hostcheck, openstack_api
+from harness.backends.embedded import collect, faults, operations
+from harness.backends.embedded import schema as schema_dump
+from harness.backends.embedded.backend import Embedded
+from harness.backends.embedded.cloud import Cloud
+from harness.backends.embedded.infra import haproxy, mariadb
+from harness.checks import judge, record
+from harness.checks.oracles import hosts, latency, service_logs
+from harness.checks.oracles import resources as resources_oracle
+from harness.checks.oracles import schema as schema_oracle
 from harness.checks.record import RunRecord
-from harness.cloud import Cloud
-from harness.infra import haproxy
 from harness.load import ledger
 from harness.load.ledger import Operation
-from harness.observe import Watch
-from harness.plan import planner, runner, steps
+from harness.plan import planner, steps
 from harness.plan.events import EventLog
 from harness.releases import cache
+from harness.run import job
+from harness.run.observe import Watch
 from harness.scenario import load
+from harness.services.nova import smoke
 
 from .conftest import SCENARIO
 
@@ -31,13 +42,14 @@ FAULT = "F.1"
 AFTERMATH = 10.0  # seconds after a fault in which failures are still its doing
 
 
-def watched(cloud: Cloud, run_dir, description: str, fault, settle_bound: float = 60):
+def watched(cloud: Cloud, run_dir, description: str, fault, settle_bound: float = 60,
+            baseline: float = 3):  # fmt: skip
     """Trace + load, a quiet baseline, the fault as step F.1, a quiet tail, then judge."""
     events = EventLog(run_dir / "events.jsonl")
     watch = Watch(cloud, run_dir, events)
     try:
         watch.start()
-        time.sleep(3)
+        time.sleep(baseline)
         with watch.step(FAULT, description):
             fault(watch)
         time.sleep(3)
@@ -69,6 +81,86 @@ def test_failed_requests_fire_when_the_only_nova_api_behind_the_vip_restarts(clo
     start, end, _ = RunRecord.load(tmp_path).timeline.steps[0]
     assert sum((e["step"] or "").startswith(FAULT) for e in verdict.evidence) >= 3
     assert all(start - AFTERMATH <= e["sent"] <= end + AFTERMATH for e in verdict.evidence)
+
+
+def test_latency_fires_when_a_nova_api_freezes_without_a_drain(cloud, tmp_path):
+    """No request fails (HAProxy waits for the frozen backend), yet clients wait seconds:
+    the latency oracle catches what failed_requests cannot."""
+
+    def fault(_):
+        for _ in range(2):  # a process stalled twice (SIGSTOP), never drained
+            faults.freeze(cloud, "controller", "nova-api", 3.0)
+            time.sleep(2)
+
+    watched(cloud, tmp_path, "nova-api on controller: frozen 3 s twice, not drained", fault,
+            baseline=15)  # fmt: skip
+    # a 10 s fault sees some 50 requests: judge their p99 (the default asks 100, for a
+    # phase of a roll)
+    record_ = RunRecord.load(tmp_path)
+    record_.latency = latency.LatencyBudget(p99_min_requests=20)
+    verdict = latency.check(record_)
+    assert verdict.status == "fail", verdict.summary
+    slow = [e for e in verdict.evidence if (e["api"], e["phase"]) == ("nova-api", "F")]
+    assert slow and slow[0]["metric"] in ("p50", "p99"), verdict.evidence
+    worst = max(slow, key=lambda e: e["slowest"]["ms"])["slowest"]
+    assert worst["ms"] >= 2000 and worst["backend"] == "controller", worst
+    assert worst["step"].startswith(FAULT)
+
+
+def test_schema_passes_on_a_cloud_as_installed_and_fires_on_a_column_left_behind(cloud, tmp_path):
+    """The cloud's databases are what a fresh install of its release makes (the real sync
+    commands, in scratch databases): the oracle passes. A column a migration left behind
+    (added here by hand) is a difference naming database, table and column."""
+    cache_dir = cache.default_cache_dir()
+    schema_dump.dump_all(cloud, "2026.1", tmp_path, cache_dir)
+    verdict = schema_oracle.check(RunRecord.load(tmp_path))
+    assert verdict.status == "pass", verdict.evidence[:5]
+    assert verdict.counts["databases"] == 7 and verdict.counts["tables"] > 100
+    mariadb.sql(cloud, "ALTER TABLE keystone.project ADD COLUMN left_behind INT;\n")
+    try:
+        shutil.rmtree(tmp_path / "schema")
+        schema_dump.dump_all(cloud, "2026.1", tmp_path, cache_dir)  # fresh ones from the cache
+    finally:
+        mariadb.sql(cloud, "ALTER TABLE keystone.project DROP COLUMN left_behind;\n")
+    verdict = schema_oracle.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail"
+    assert verdict.evidence == [{"database": "keystone", "table": "project", "kind": "column",
+                                 "name": "left_behind", "rolled": "int(11) DEFAULT NULL",
+                                 "fresh": None}]  # fmt: skip
+
+
+def cast(cloud: Cloud, routing_key: str, method: str, version: str) -> None:
+    """An oslo.messaging cast as a newer service sends it (the envelope oslo writes), to
+    nova's exchange."""
+    creds = cloud.broker().credentials()
+    auth = pika.PlainCredentials(creds["user"], creds["password"])
+    conn = pika.BlockingConnection(pika.ConnectionParameters(creds["host"], creds["port"],
+                                                             "/", auth))  # fmt: skip
+    try:
+        inner = {"method": method, "args": {}, "version": version, "namespace": None,
+                 "_unique_id": uuid.uuid4().hex}  # fmt: skip
+        body = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(inner)})
+        props = pika.BasicProperties(content_type="application/json",
+                                     content_encoding="utf-8")  # fmt: skip
+        conn.channel().basic_publish("nova", routing_key, body, props)
+    finally:
+        conn.close()
+
+
+def test_service_logs_fire_when_a_compute_is_cast_a_version_it_does_not_speak(cloud, tmp_path):
+    def fault(_):
+        # What a new conductor without a version cap sends an old compute.
+        cast(cloud, "compute.controller", "build_and_run_instance", "99.0")
+        time.sleep(3)  # the compute takes it off its queue and refuses it
+
+    watched(cloud, tmp_path, "cast build_and_run_instance 99.0 to controller's compute", fault)
+    collect.collect_logs(cloud, tmp_path / record.LOGS)
+    verdict = service_logs.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail", verdict.summary
+    mine = [e for e in verdict.evidence if (e["step"] or "").startswith(FAULT)]
+    assert [(e["node"], e["process"], e["release"], e["kind"]) for e in mine] == [
+        ("controller", "nova-compute", "2026.1", "incompatible")], mine  # fmt: skip
+    assert "UnsupportedVersion" in mine[0]["message"] and "99.0" in mine[0]["message"]
 
 
 def test_bus_ledger_fires_when_a_dead_computes_queue_is_removed_with_casts_queued(cloud, tmp_path):
@@ -148,7 +240,9 @@ def test_resources_fire_when_an_upgrade_loses_the_image_store(cloud, tmp_path):
 
 def test_monotonic_version_fires_with_old_and_new_nova_api_both_in_rotation(cloud, tmp_path):
     target = "2026.2"
-    ctx = runner.Context(cloud, cache.default_cache_dir(), EventLog(tmp_path / "steps.jsonl"))
+    ctx = steps.Context(
+        Embedded(cloud, cache.default_cache_dir()), EventLog(tmp_path / "steps.jsonl")
+    )
     # The right first half of nova's procedure (expand with the new code; Install builds
     # the target's venv)...
     for step in (steps.Install("nova", "compute-api", target),

@@ -122,7 +122,8 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     assert any(o.kind == "server-create" and o.final == "ACTIVE" for o in operations)
     oracles = summary["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus", "rpc_end_to_end",
-                            "resources", "hosts", "procedure"}  # fmt: skip
+                            "resources", "hosts", "procedure", "service_logs",
+                            "latency", "schema"}  # fmt: skip
     for name, verdict in oracles.items():  # pass, or fail only as the scenario's known findings
         assert verdict["verdict"] in ("pass", "xfail"), (name, verdict["summary"])
     assert oracles["failed_requests"]["requests"] == len(requests)
@@ -132,6 +133,7 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     assert oracles["rpc_end_to_end"]["started"] >= 10
     assert (oracles["resources"]["resources"], oracles["resources"]["problems"]) == (5, 0)
     assert oracles["hosts"]["checks"] >= 30
+    assert oracles["service_logs"]["files"] >= 20  # every service's log was read
 
 
 def test_the_run_folder_holds_the_reports_and_locusts_csvs(rolled):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import selftest
+from harness.run import selftest
 from harness.scenario import load, read
 
 from .conftest import SCENARIO, footprint, harness

@@ -14,12 +14,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness import hostcheck, lifecycle, operations, process
-from harness.cloud import Cloud
-from harness.infra import haproxy
+from harness import process
+from harness.backends import hostcheck, hosts
+from harness.backends.embedded import lifecycle, operations, remote, ssh
+from harness.backends.embedded.cloud import Cloud
+from harness.backends.embedded.infra import haproxy
 from harness.plan import planner
 from harness.scenario import load
-from harness.topology import hosts, remote, ssh
 
 from .conftest import SCENARIO, footprint, harness
 

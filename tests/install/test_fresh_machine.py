@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import prereqs
-from harness.topology import ssh
+from harness.backends.embedded import prereqs, ssh
 
 ROOT = Path(__file__).resolve().parents[2]
 # Whatever points an install at a cache or tool dir that is not the fresh HOME's.

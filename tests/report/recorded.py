@@ -1,11 +1,12 @@
 """Recorded runs for the report tests: a run folder written the way `harness run` writes
-one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts), with
+one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts, logs), with
 a history chosen by the test: a clean run, one with failed requests, or one whose only
 failure is a known finding of its scenario."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from harness.load import ledger
@@ -47,6 +48,8 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
     _bus(run_dir)
     (run_dir / "resources.json").write_text(json.dumps(_resources()))
     (run_dir / "hosts.json").write_text(json.dumps(_hosts()))
+    _logs(run_dir)
+    _schemas(run_dir)
     return run_dir
 
 
@@ -104,6 +107,23 @@ def _bus(run_dir: Path) -> None:
     (bus / "queues.json").write_text(json.dumps(window))
 
 
+def _logs(run_dir: Path) -> None:
+    """The conductor's log: the old pid, then the new one started by step 6.5; an ERROR
+    while the cloud came up (before the roll: counted, not judged)."""
+
+    def at(t: float, pid: int, level: str, text: str) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(T0 + t))
+        return f"{when}.000 {pid} {level} nova.service [-] {text}\n"
+
+    path = run_dir / "logs" / "controller" / "nova-conductor.log"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        at(-5, 100, "INFO", "Starting conductor node (version 33.0.0)")
+        + at(-4, 100, "ERROR", "Could not load 'x' (as the cloud came up)")
+        + at(12, 200, "INFO", "Starting conductor node (version 34.0.0)")
+    )
+
+
 def _resources() -> dict:
     ok = {"problems": [], "duration": 0.5}
     plugins = ("keystone", "glance", "nova")
@@ -118,3 +138,19 @@ def _hosts() -> dict:
                "actual": "2026.2", "ok": True} for n in ("controller", "compute-api")]  # fmt: skip
     return {"target": "2026.2", "started": T0 + 38, "duration": 0.2, "hosts": {},
             "checks": checks}  # fmt: skip
+
+
+INSTANCES = """CREATE TABLE `instances` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `uuid` varchar(36) DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB AUTO_INCREMENT=%d DEFAULT CHARSET=utf8mb3;
+"""
+
+
+def _schemas(run_dir: Path) -> None:
+    """The roll left nova's schema as a fresh install makes it (but for the counter)."""
+    for which, counter in (("rolled", 42), ("fresh", 1)):
+        path = run_dir / "schema" / which / "nova.sql"
+        path.parent.mkdir(parents=True)
+        path.write_text(INSTANCES % counter)

@@ -28,7 +28,8 @@ def test_results_json_says_what_gates_need(run):
     assert saved["seed"] == 42 and saved["releases"] == {"from": "2026.1", "to": "2026.2"}
     oracles = saved["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus",
-                            "rpc_end_to_end", "resources", "hosts", "procedure"}  # fmt: skip
+                            "rpc_end_to_end", "resources", "hosts", "procedure",
+                            "service_logs", "latency", "schema"}  # fmt: skip
     expected = {"pass": "pass", "fail": "fail", "xfail": "xfail"}[kind]
     assert oracles["failed_requests"]["verdict"] == expected
     assert oracles["failed_requests"]["count"] == (0 if kind == "pass" else 3)
@@ -53,7 +54,7 @@ def test_junit_has_a_case_per_step_and_oracle_with_the_evidence(run):
     report.write_all(run_dir)
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert len(cases) == 3 + 7
+    assert len(cases) == 3 + 10
     oracle = cases["oracle failed_requests"]
     if kind == "pass":
         assert oracle.find("failure") is None and oracle.find("skipped") is None
@@ -92,11 +93,17 @@ def test_a_step_that_failed_fails_its_case_and_the_run(tmp_path):
     assert case.find("failure").get("message") == "nova-api did not come up"
 
 
-def test_harness_report_rebuilds_and_exits_by_the_verdict(tmp_path, capsys):
+def test_harness_report_rebuilds_and_exits_by_the_verdict(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     assert cli.main(["report", str(write_run(tmp_path / "p", "pass"))]) == 0
     out = capsys.readouterr().out
     assert "rpc_bus" in out and "verdict PASS" in out and "report.html" in out
+    # Under GitHub Actions, re-judging a run summarizes it there as `harness run` does.
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert cli.main(["report", str(write_run(tmp_path / "f", "fail"))]) == 1
+    assert "**fail**" in summary.read_text()
+    assert "::error title=oracle failed_requests::" in capsys.readouterr().out
 
 
 def test_harness_report_on_a_folder_that_is_not_a_run_exits_2(tmp_path, capsys):

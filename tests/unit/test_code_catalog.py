@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness import judge, selftest
+from harness.checks import judge
 from harness.plan import wrong
+from harness.releases import cache, catalog, sdists
+from harness.run import selftest
 from harness.scenario import Expectation, load, read
 
 ROOT = Path(__file__).parents[2]
@@ -32,10 +35,13 @@ def test_the_default_catalogs_hold_both_kinds_of_case_under_distinct_names():
     assert list(selftest.choose(CASES, "c1")) == ["c1-rpc-argument-without-can-send-version"]
 
 
-def test_a_harmless_case_and_at_least_two_breaking_ones_are_catalogued():
+def test_a_harmless_case_and_the_six_classes_of_breaking_patch_are_catalogued():
     expects = {name: load(p, sources=False).selftest.expect for name, p in CASES.items()}
     assert [name for name, e in expects.items() if not e] == ["c0-harmless-log-line"]
-    assert sum(bool(e) for e in expects.values()) >= 2
+    # c1 RPC argument, c2 object format, c3 expand migration, c4 microversion, c5 option,
+    # c6 upgrade check: the six classes, one case each.
+    breaking = sorted(name.split("-", 1)[0] for name, e in expects.items() if e)
+    assert breaking == [f"c{i}" for i in range(1, 7)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -50,6 +56,17 @@ def test_a_code_case_is_the_default_roll_with_a_patched_target(name):
     assert patch.is_absolute() and patch.is_file(), patch
     touched = re.findall(r"^\+\+\+ b/(\S+)$", patch.read_text(), re.M)
     assert touched and all(t.startswith("nova/") and t.endswith(".py") for t in touched)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_code_cases_patch_applies_to_the_sdist_it_names(name):
+    # The sdist comes from the index once (12 MB, cached), as `harness run` fetches it.
+    to = data_of(CASES[name])["releases"]["to"]
+    version = catalog.get(to["series"]).versions["nova"]
+    tree = sdists.fetch("nova", version, cache.default_cache_dir())
+    check = subprocess.run(["git", "apply", "--check", "-p1", to["sources"]["nova"]["patch"]],
+                           cwd=tree, capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stderr
 
 
 def results(tmp_path: Path, verdict: str, failed=(), unjudged=()) -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness import scenario
-from harness.cloud import Cloud
-from harness.infra import haproxy
+from harness.backends.embedded.cloud import Cloud
+from harness.backends.embedded.infra import haproxy
 from harness.services import BY_NAME, ORDER
 from harness.services.base import read_ini, uwsgi_ini
 
@@ -35,6 +35,16 @@ def test_every_nova_process_has_its_own_host_and_reaches_infra_on_the_controller
         assert conf["DEFAULT"]["compute_driver"] == "fake.FakeDriverWithoutFakeNodes"
         assert conf["DEFAULT"]["state_path"].endswith(f"nodes/{node.name}/nova/state")
         assert conf["keystone_authtoken"]["auth_url"] == "http://10.250.0.10:5000"
+
+
+def test_the_daemons_stop_contract_is_the_scenarios_and_below_the_harness_bound(cloud):
+    services = cloud.scenario.services
+    for node in cloud.scenario.nodes:
+        conf = read_ini(BY_NAME["nova"].conf(cloud, node))
+        assert (
+            int(conf["DEFAULT"]["graceful_shutdown_timeout"]) == services.graceful_shutdown_timeout
+        )
+    assert services.stop_timeout > services.graceful_shutdown_timeout
 
 
 def test_nova_compute_gets_no_database_credentials(cloud):
@@ -83,7 +93,7 @@ def test_uwsgi_binds_the_node_address_and_closes_connections(cloud):
 
 
 def test_haproxy_fronts_every_api_on_every_api_node_and_names_the_server(cloud):
-    frontends = [svc.api.frontend for svc in ORDER if svc.api]
+    frontends = [svc.api for svc in ORDER if svc.api]
     cfg = haproxy.render(cloud, frontends)
     assert "mode 600 level admin" in cfg
     for fe in frontends:

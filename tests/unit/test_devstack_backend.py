@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime
 import re
+import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,14 +26,15 @@ from testinfra.backend import base
 from testinfra.host import Host
 
 from harness import scenario
-from harness.backends import devstack_nodes
-from harness.backends.devstack import Devstack, DevstackCloud, parse_stop
-from harness.backends.devstack_target import DevstackTarget
+from harness.backends.devstack import nodes as devstack_nodes
+from harness.backends.devstack import units as ds
+from harness.backends.devstack.backend import Devstack, DevstackCloud, admin_credentials, parse_stop
+from harness.backends.devstack.target import DevstackTarget
 from harness.errors import StepFailed, UserError
-from harness.plan import planner, runner
+from harness.plan import planner
 from harness.plan import steps as st
 from harness.plan.events import EventLog
-from harness.topology import devstack as ds
+from harness.services import BY_NAME
 
 from .test_planner import DEFAULT
 
@@ -57,11 +60,16 @@ class ScriptedNode(base.BaseBackend):
         self.venv = ds.Layout().global_venv  # where every unit's ExecStart points
         self.units = ["nova-api", "nova-compute"] if name == "compute-api" else list(ds.UNITS)
         self.files = {"/etc/nova/nova.conf": "[upgrade_levels]\ncompute = auto\n"}
+        # Exit statuses to answer, in turn, to commands containing a key (then 0), as
+        # devstack's tools would: nova-status's warning 1, "ran some, run again" 1, ...
+        self.exits: dict[str, list[int]] = {}
 
     def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
         cmd = self.get_command(command, *args)
         self.commands.append(cmd)
-        return self.result(0, self.encode(cmd), self.answer(cmd), "")
+        key = next((k for k in self.exits if k in cmd and self.exits[k]), None)
+        rc = self.exits[key].pop(0) if key else 0
+        return self.result(rc, self.encode(cmd), self.answer(cmd), "")
 
     def answer(self, cmd: str) -> str:
         if "systemctl stop" in cmd:
@@ -115,7 +123,7 @@ def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, t
     backend, nodes = backend_for(site)
     plan = planner.build(backend.scenario, 3)
     api_only = (st.Disable, st.Enable)  # nova API calls, the same on every backend
-    ctx = runner.Context(None, None, EventLog(tmp_path / "events.jsonl"), backend)
+    ctx = st.Context(backend, EventLog(tmp_path / "events.jsonl"))
     probes = ("show stat", "curl ", "-p ExecStart", "cat > ")
     for _, _, step in plan.numbered():
         if isinstance(step, api_only):
@@ -255,3 +263,130 @@ def test_host_checks_and_journals_come_from_the_nodes(site, tmp_path):
     assert target.collect_logs(tmp_path / "logs") == len(ds.UNITS) + 2
     text = (tmp_path / "logs" / "compute-api" / "nova-compute.log").read_text()
     assert "devstack@n-cpu.service started" in text and "pw-from-clouds-yaml" not in text
+
+
+# -- sources on devstack nodes ----------------------------------------------------------------
+
+
+def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_release_venv(
+    site, tmp_path
+):
+    from .test_sources import committed
+
+    checkout = committed(tmp_path / "nova")
+    uc = tmp_path / "upper-constraints.txt"
+    uc.write_text("oslo.config===10.0.0\n")
+    s = scenario.load(DEFAULT, scenario.Overrides((f"nova={checkout}",), uc))
+    hosts, nodes = scripted_hosts()
+    backend = Devstack(devstack_nodes.scenario_on(s, site), site, hosts, nova_reporting_up)
+    backend.install("compute-api", "2026.2")
+    written, constraints, install = nodes["compute-api"].commands
+    releases = ds.Layout().releases
+    assert written.startswith(f"mkdir -p {releases} && cat > {releases}/2026.2.txt <<")
+    assert "\nkeystone==" in written and "\nnova==" not in written  # nova: the source
+    assert "oslo.config===10.0.0" in constraints
+    assert install.endswith(f"-r {releases}/2026.2.txt -c {releases}/2026.2-constraints.txt"
+                            f" --reinstall-package nova {checkout}")  # fmt: skip
+    # A release without sources is built from its lock, as before.
+    nodes["controller"].commands.clear()
+    backend.install("controller", "2026.1")
+    assert nodes["controller"].commands[-1] == ds.install_command(ds.Layout(), "2026.1")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("nova={checkout}@35.0.0", "versioned by its git checkout; drop the @35.0.0"),
+     ("patch", "A patched source (nova) is built on this machine only")],
+)  # fmt: skip
+def test_what_a_devstack_node_cannot_have_is_refused_in_one_sentence(spec, message, tmp_path,
+                                                                     capsys):  # fmt: skip
+    from harness import cli
+
+    from .test_sources import committed
+
+    checkout = committed(tmp_path / "nova")
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(yaml.safe_dump(NODES))
+    argv = ["--state-dir", str(tmp_path / "state"), "run", "--backend", "devstack",
+            "--nodes", str(nodes)]  # fmt: skip
+    if spec == "patch":
+        case = Path(__file__).parents[2] / "scenarios/code/c0-harmless-log-line.yaml"
+        argv.append(str(case))
+    else:
+        argv += [str(DEFAULT), "--source", spec.format(checkout=checkout)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "state").exists()
+
+
+def managed(site, service, action, exits):
+    """Run one Manage step on scripted devstack nodes whose tools exit as `exits` says;
+    (the finding, the management commands the controller ran)."""
+    backend, nodes = backend_for(site)
+    nodes["controller"].exits = {k: list(v) for k, v in exits.items()}
+    finding = backend.manage(service, action, backend.scenario.release_to)
+    ran = [c.split("/bin/", 1)[1] for c in nodes["controller"].commands if "/bin/" in c]
+    return finding, ran
+
+
+def test_devstack_repeats_online_migrations_while_they_report_work(site):
+    finding, ran = managed(site, "nova", "online-migrations",
+                           {"online_data_migrations": [1, 1, 0]})  # fmt: skip
+    assert finding is None
+    assert ran == ["nova-manage db online_data_migrations"] * 3
+
+
+def test_devstack_takes_nova_status_warning_as_fine_and_a_failure_as_a_failed_step(site):
+    assert managed(site, "nova", "upgrade-check", {"nova-status": [1]}) == (
+        None, ["nova-status upgrade check"])  # fmt: skip
+    with pytest.raises(StepFailed, match="nova-status upgrade check` exited 2"):
+        managed(site, "nova", "upgrade-check", {"nova-status": [2]})
+
+
+def test_devstack_skips_neutrons_contract_while_offline_migrations_are_pending(site):
+    finding, ran = managed(site, "neutron", "contract", {"has_offline_migrations": [1]})
+    assert ran == ["neutron-db-manage has_offline_migrations"]  # no contract
+    assert finding == BY_NAME["neutron"].actions["contract"].guard_finding
+    finding, ran = managed(site, "neutron", "contract", {})
+    assert finding is None and ran[-1] == "neutron-db-manage upgrade --contract"
+
+
+def test_devstack_fails_a_step_whose_migrations_never_finish(site):
+    with pytest.raises(StepFailed, match="still had work after 20 runs"):
+        managed(site, "placement", "online-migrations", {"online_data_migrations": [1] * 20})
+
+
+def test_devstacks_admin_comes_from_clouds_yaml_with_secure_yaml_as_openstacksdk_reads_it(
+        site, tmp_path):  # fmt: skip
+    hosts, nodes = scripted_hosts()
+    files = nodes["controller"].files
+    files[site.clouds_yaml] = (
+        "clouds:\n  devstack-admin:\n    auth:\n      auth_url: http://10.0.0.11/identity\n"
+        "      username: admin\n      project_name: admin\n    region_name: RegionOne\n"
+    )
+    assert "password" not in files[site.clouds_yaml]
+    with pytest.raises(UserError, match="no auth_url or no password"):
+        admin_credentials(site, hosts["controller"], tmp_path)
+    files[str(Path(site.clouds_yaml).with_name("secure.yaml"))] = (
+        "clouds:\n  devstack-admin:\n    auth:\n      password: from-secure-yaml\n"
+    )
+    auth = admin_credentials(site, hosts["controller"], tmp_path)
+    assert (auth["auth_url"], auth["username"], auth["password"]) == (
+        "http://10.0.0.11/identity",
+        "admin",
+        "from-secure-yaml",
+    )
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
+    other = replace(site, cloud="no-such-cloud")
+    with pytest.raises(UserError, match="has no cloud 'no-such-cloud'"):
+        admin_credentials(other, hosts["controller"], tmp_path)
+
+
+def test_the_nodes_file_names_its_cloud_else_os_cloud_does(tmp_path, monkeypatch):
+    doc = {k: v for k, v in NODES.items() if k != "cloud"}
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    assert devstack_nodes.parse(doc, tmp_path / "n.yaml").cloud == "devstack-admin"
+    monkeypatch.setenv("OS_CLOUD", "my-admin")
+    assert devstack_nodes.parse(doc, tmp_path / "n.yaml").cloud == "my-admin"
+    assert devstack_nodes.parse({**doc, "cloud": "named"}, tmp_path / "n.yaml").cloud == "named"

@@ -4,19 +4,19 @@ devstack@<name>, the release's own venv, devstack's iniset, the plugin's admin s
 import pytest
 
 from harness import scenario
+from harness.backends.devstack import units
 from harness.plan import planner
 from harness.plan import steps as st
-from harness.topology import devstack
 
 from .test_planner import DEFAULT
 
 PLAN = planner.build(scenario.load(DEFAULT), 42)
-LAYOUT = devstack.Layout()
+LAYOUT = units.Layout()
 API_ONLY = (st.Disable, st.Enable)  # nova API calls: the same on every backend
 
 
 def cmds(step):
-    return devstack.commands(step, LAYOUT, "controller")
+    return units.commands(step, LAYOUT, "controller")
 
 
 @pytest.mark.parametrize("step_id", [i for i, _, _ in PLAN.numbered()])
@@ -77,7 +77,7 @@ def test_the_conductor_unit_is_the_one_devstack_runs_with_the_templates_settings
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    assert devstack.UNITS["nova-conductor"] == "n-cond"
+    assert units.UNITS["nova-conductor"] == "n-cond"
     for f in ("devstack/local.conf.controller", "devstack/local.conf.compute-api"):
         assert "\nCELLSV2_SETUP=singleconductor\n" in (root / f).read_text(), f
     assert "CELLSV2_SETUP: singleconductor" in (root / "zuul.d/jobs.yaml").read_text()

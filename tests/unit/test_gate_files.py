@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.infra import haproxy
+from harness.backends.embedded.infra import haproxy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVSTACK = ROOT / "devstack"
@@ -148,7 +148,7 @@ def test_multinode_job_puts_haproxy_in_front_of_nova_api_on_both_nodes():
 def test_harness_command_lives_in_one_place_per_job():
     jobs = of_kind("job")
     assert jobs["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"].startswith(
-        "./toxw -e upgrade -- scenarios/nova-rolling.yaml"
+        "./toxw -e upgrade -- {{ upgrade_harness_scenario }}"
     )
     multinode = jobs["upgrade-harness-multinode"]["vars"]["upgrade_harness_command"]
     assert "harness run --backend devstack" in multinode
@@ -156,16 +156,20 @@ def test_harness_command_lives_in_one_place_per_job():
     assert not [p for p in elsewhere if "harness run" in p.read_text()]
 
 
-def render_embedded_command(projects: dict) -> list[str]:
+def render_embedded_command(projects: dict, change: str = "openstack/nova",
+                            branch: str = "stable/2026.2") -> list[str]:  # fmt: skip
     """The embedded job's command line as Ansible renders it on the node, for a Zuul
-    `zuul.projects` (the role's defaults, then the job's vars, as Jinja2 templates)."""
+    `zuul.projects`, the change's project and branch (the role's defaults, then the job's
+    vars, as Jinja2 templates)."""
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     defaults = load(ROOT / "roles" / "run-upgrade-harness" / "defaults" / "main.yaml")
-    context = {"zuul": {"projects": projects}, "ansible_user_dir": "/home/zuul"}
+    zuul = {"projects": projects, "branch": branch, "project": projects[change]}
+    context = {"zuul": zuul, "ansible_user_dir": "/home/zuul"}
     context["upgrade_harness_rolled_projects"] = defaults["upgrade_harness_rolled_projects"]
-    for name in ("upgrade_harness_source_args", "upgrade_harness_constraints_args"):
+    for name in ("upgrade_harness_scenario", "upgrade_harness_source_args",
+                 "upgrade_harness_constraints_args"):  # fmt: skip
         context[name] = env.from_string(defaults[name]).render(context)
     command = of_kind("job")["upgrade-harness-embedded"]["vars"]["upgrade_harness_command"]
     return shlex.split(env.from_string(command).render(context))
@@ -191,9 +195,62 @@ def test_the_embedded_job_rolls_to_the_change_and_its_depends_on():
         ("--constraints",
          "/home/zuul/src/opendev.org/openstack/requirements/upper-constraints.txt"),
     ]  # fmt: skip
-    # the harness's own change rolls releases only
+    # the harness's own change rolls releases only, on master too
     alone = {"x/upgrade-harness": zuul_project("x/upgrade-harness", "upgrade-harness")}
-    assert render_embedded_command(alone) == argv[:5]
+    assert render_embedded_command(alone, "x/upgrade-harness", "master") == argv[:5]
+    # a nova change on master rolls the newest release to master, the same sources
+    master = render_embedded_command(projects, "openstack/nova", "master")
+    assert master[4] == "scenarios/nova-master.yaml" and master[5:] == argv[5:]
+
+
+def render_multinode(items: list[dict], branch: str = "stable/2026.2") -> list[str]:
+    """The multinode job's command line for the changes `items` (Zuul's zuul.items)."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    defaults = load(ROOT / "roles" / "run-upgrade-harness" / "defaults" / "main.yaml")
+    job = of_kind("job")["upgrade-harness-multinode"]["vars"]
+    context = {"zuul": {"items": items, "branch": branch},
+               "upgrade_harness_nodes_file": job["upgrade_harness_nodes_file"],
+               "upgrade_harness_rolled_projects": defaults["upgrade_harness_rolled_projects"],
+               "upgrade_harness_source_root": defaults["upgrade_harness_source_root"]}  # fmt: skip
+    for name in ("upgrade_harness_source_args", "upgrade_harness_constraints_args"):
+        context[name] = env.from_string(job[name]).render(context)
+    return shlex.split(env.from_string(job["upgrade_harness_command"]).render(context))
+
+
+def test_the_multinode_job_rolls_to_the_changes_cloned_on_every_node():
+    def item(name: str, short: str) -> dict:
+        return {"project": zuul_project(name, short), "branch": "stable/2026.2"}
+
+    nova = item("openstack/nova", "nova")  # two changes to nova in the queue: one source
+    items = [item("openstack/neutron", "neutron"), nova, nova,
+             item("x/upgrade-harness", "upgrade-harness")]  # fmt: skip
+    argv = render_multinode(items)
+    i = argv.index("scenarios/nova-rolling.yaml") + 1
+    assert argv[i:] == [
+        "--source",
+        "neutron=/opt/stack/new/neutron",
+        "--source",
+        "nova=/opt/stack/new/nova",
+        "--constraints",
+        "/opt/stack/new/requirements/upper-constraints.txt",
+    ]
+    # the harness's own change rolls the catalogued releases
+    assert render_multinode([item("x/upgrade-harness", "upgrade-harness")])[i:] == []
+    # every node clones what the command names, from devstack's copy, at the change's branch
+    tasks = load(ROOT / "roles" / "run-upgrade-harness" / "tasks" / "clone-sources.yaml")
+    clone = tasks[0]["ansible.builtin.git"]
+    assert clone["repo"] == "/opt/stack/{{ item.project.short_name }}"
+    assert clone["dest"] == "{{ upgrade_harness_source_root }}/{{ item.project.short_name }}"
+    assert clone["version"] == "{{ item.branch }}" and clone["update"] is False
+    assert tasks[1]["ansible.builtin.git"]["dest"].endswith("/requirements")
+    plays = load(ROOT / "playbooks" / "multinode.yaml")
+    cloning = next(p for p in plays if p["hosts"] == "all" and "tasks" in p)
+    include = cloning["tasks"][0]["ansible.builtin.include_role"]
+    assert include == {"name": "run-upgrade-harness", "tasks_from": "clone-sources"}
+    assert plays.index(cloning) < next(i for i, p in enumerate(plays)
+                                       if p["hosts"] == "controller")  # fmt: skip
 
 
 def test_collect_role_returns_report_html_and_junit_as_artifacts():

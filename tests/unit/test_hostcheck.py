@@ -10,13 +10,13 @@ from types import SimpleNamespace
 import pytest
 from testinfra.backend.local import LocalBackend
 
-from harness import hostcheck, scenario
-from harness.cloud import Cloud
-from harness.infra import haproxy
-from harness.plan import planner
+from harness import scenario
+from harness.backends import hostcheck, hosts
+from harness.backends.embedded.cloud import Cloud
+from harness.backends.embedded.infra import haproxy
+from harness.plan import expect, planner
 from harness.plan import steps as st
 from harness.services import BY_NAME
-from harness.topology import hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "scenarios" / "nova-rolling.yaml"
@@ -28,7 +28,7 @@ OLD, NEW = "/venvs/2026.1-aaa", "/venvs/2026.2-bbb"
 
 def test_the_default_plan_pins_compute_rpc_on_every_nova_node():
     s = scenario.load(DEFAULT)
-    options = hostcheck.planned_options(planner.build(s, 42))
+    options = expect.planned_options(planner.build(s, 42))
     assert options == {(n.name, "nova", "upgrade_levels", "compute"): "auto" for n in s.nodes}
 
 
@@ -42,7 +42,7 @@ def test_the_last_value_set_wins_per_node_and_option():
     )
     later = (st.SetOption("nova", "controller", "DEFAULT", "debug", "true"),)
     plan = planner.Plan(s, 1, (planner.Phase("a", steps), planner.Phase("b", later)))
-    assert hostcheck.planned_options(plan) == {
+    assert expect.planned_options(plan) == {
         ("controller", "nova", "upgrade_levels", "compute"): "2026.2",
         ("compute-api", "nova", "upgrade_levels", "compute"): "auto",
         ("controller", "nova", "DEFAULT", "debug"): "true",

@@ -3,7 +3,7 @@ old release, a missing pin, a backend not UP, and pass only when every check pas
 
 import json
 
-from harness.checks import hosts
+from harness.checks.oracles import hosts
 from harness.checks.record import HOSTS, RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN
 

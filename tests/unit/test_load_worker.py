@@ -6,11 +6,14 @@ import subprocess
 import sys
 import time
 
+from harness.services import ORDER
+
 
 def config(tmp_path, bridge: str) -> dict:
     return {
         "vip": "127.0.0.1", "bridge": bridge,
-        "endpoints": {p: "http://127.0.0.1:9" for p in ("keystone", "nova", "glance")},
+        "endpoints": {s.project: "http://127.0.0.1:9" for s in ORDER if s.api},
+        "apis": {s.project: s.api.name for s in ORDER if s.api},
         "username": "admin", "project": "admin",
         "password": "not-a-secret", "image": "i", "flavor": "f",
         "users": ["VersionClient"], "user_count": 1, "spawn_rate": 1, "timeout": 2,
@@ -55,6 +58,7 @@ def test_the_worker_runs_while_the_bridge_exists_and_stops_on_the_stop_file(tmp_
     assert worker.wait(timeout=30) == 0
     lines = (tmp_path / "requests.jsonl").read_text().splitlines()
     assert lines and all(json.loads(line)["record"] == "request" for line in lines)
+    assert {json.loads(line)["api"] for line in lines} == {"nova-api"}  # tagged by the load
     # locust's own CSVs beside the ledger, flushed when the worker stopped
     stats = (tmp_path / "locust_stats.csv").read_text().splitlines()
     assert stats[0].startswith("Type,Name") and any("nova GET /" in row for row in stats[1:])

@@ -3,7 +3,7 @@ good one, and attribute what it finds."""
 
 import json
 
-from harness.checks import failed_requests, monotonic_version, rpc_end_to_end
+from harness.checks.oracles import failed_requests, monotonic_version, rpc_end_to_end
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict, worst
@@ -147,3 +147,55 @@ def test_end_to_end_takes_the_settled_outcome_over_the_loads_pending_one():
 
 def test_end_to_end_without_operations_is_unknown():
     assert rpc_end_to_end.check(RunRecord(TIMELINE)).status == UNKNOWN
+
+
+def msg(kind, role, t, request, method=None, queue="conductor", key=None, msg_id=None):
+    rec = {"kind": kind, "role": role, "t": t, "request_id": request, "method": method,
+           "key": key or f"{method}-{request}", "msg_id": msg_id}  # fmt: skip
+    return {**rec, "queue": queue} if kind == "deliver" else {**rec, "routed_queues": [queue]}
+
+
+def test_a_lost_operation_names_the_message_of_its_request_that_lost_it():
+    """Joined by the request id: a create whose build cast the conductor took and nothing
+    followed; a delete whose compute's call was delivered and never answered; a create whose
+    every call was answered names nothing (its work was not lost on the bus)."""
+    cast = "schedule_and_build_instances"
+    bus = [
+        msg("publish", "cast", 10.5, "req-s1", cast),
+        msg("deliver", "cast", 10.6, "req-s1", cast),
+        msg("publish", "call", 11.0, "req-s2", "object_action", msg_id="m2"),
+        msg("deliver", "call", 11.1, "req-s2", "object_action", msg_id="m2"),
+        msg("publish", "call", 2.0, "req-s3", "select_destinations", "scheduler", msg_id="m3"),
+        msg("deliver", "call", 2.1, "req-s3", "select_destinations", "scheduler", msg_id="m3"),
+        {"kind": "publish", "role": "reply", "t": 2.2, "msg_id": "m3", "key": "reply:m3"},
+    ]
+    ops = [
+        op("server-create", "s1", 10.4, "pending", settled=True, given_up=200),
+        op("server-delete", "s2", 10.9, "ERROR", 80),
+        op("server-create", "s3", 1.9, "ERROR", 3),
+    ]
+    v = rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops, bus=bus))
+    lost = {e["server_id"]: e["lost_message"] for e in v.evidence}
+    s1 = (lost["s1"]["role"], lost["s1"]["method"], lost["s1"]["queue"])
+    assert s1 == ("cast", cast, "conductor")
+    assert lost["s1"]["delivered_step"].startswith("6.10 ") and lost["s1"]["answered"] is None
+    assert (lost["s2"]["method"], lost["s2"]["answered"]) == ("object_action", False)
+    assert lost["s3"] is None
+    # a cast the conductor took while stopping, whose scheduler call it then had answered:
+    # the work was back in the conductor's hands, the cast's queue is where it was lost
+    bus += [
+        msg("publish", "cast", 11.5, "req-s4", cast),
+        msg("deliver", "cast", 11.6, "req-s4", cast),
+        msg("publish", "call", 11.7, "req-s4", "select_destinations", "scheduler", msg_id="m4"),
+        msg("deliver", "call", 11.7, "req-s4", "select_destinations", "scheduler", msg_id="m4"),
+        {"kind": "publish", "role": "reply", "t": 11.8, "msg_id": "m4", "key": "reply:m4"},
+    ]
+    s4 = rpc_end_to_end.check(
+        RunRecord(TIMELINE, operations=[op("server-create", "s4", 11.4, "pending")], bus=bus)
+    )
+    assert (s4.evidence[0]["lost_message"]["method"], s4.evidence[0]["lost_message"]["queue"]) == (
+        cast,
+        "conductor",
+    )
+    assert rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops)).evidence[0][
+        "lost_message"] is None  # no bus trace: nothing to join  # fmt: skip

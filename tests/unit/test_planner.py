@@ -119,6 +119,14 @@ def test_node_order_option_changes_the_plan():
     assert api_restarts(plan_of(node_order="reversed")) == ["compute-api", "controller"]
 
 
+def test_a_skipped_contract_is_the_only_step_gone_and_the_plan_says_so():
+    right, wrong = plan_of(), plan_of(skip_actions=["keystone/contract", "glance/contract"])
+    gone = [s for _, _, s in right.numbered() if s not in [w for _, _, w in wrong.numbered()]]
+    assert [(s.service, s.action) for s in gone] == [("keystone", "contract"),
+                                                     ("glance", "contract")]  # fmt: skip
+    assert "skip=keystone/contract skip=glance/contract" in planner.render(wrong)
+
+
 def test_random_order_comes_from_the_seed():
     def text(seed):
         return planner.render(plan_of(seed=seed, node_order="random")).split("\n", 4)[4]
@@ -142,7 +150,8 @@ def test_every_consecutive_catalog_pair_plans_by_changing_only_the_release_names
     "options,message",
     [({"node_order": "sideways"}, "'sideways' is not one of"),
      ({"api_handover": "yes"}, "'yes' is not of type 'boolean'"),
-     ({"drain_first": True}, "unknown key 'drain_first' in plan")],
+     ({"drain_first": True}, "unknown key 'drain_first' in plan"),
+     ({"skip_actions": ["nova/contract"]}, "names nova/contract, which no service has")],
 )  # fmt: skip
 def test_a_bad_plan_option_exits_2_with_one_sentence(tmp_path, capsys, options, message):
     data = yaml.safe_load(DEFAULT.read_text())

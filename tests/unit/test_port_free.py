@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import operations
+from harness.backends.embedded import operations
 from harness.errors import StepFailed
 
 NODE = SimpleNamespace(address="127.0.0.1")

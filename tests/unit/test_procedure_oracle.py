@@ -1,6 +1,6 @@
 """Oracle 7, procedure: the plan ran to its end, every step succeeded."""
 
-from harness.checks import procedure
+from harness.checks.oracles import procedure
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN
 

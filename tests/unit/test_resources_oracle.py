@@ -6,10 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.checks import resources
+from harness.checks.oracles import resources
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN
-from harness.resources import base, survival
+from harness.run import survival
+from harness.services import resources_base
 
 OK = {"problems": [], "duration": 0.1}
 CLEAN = {
@@ -152,22 +153,25 @@ def test_destroy_runs_in_reverse_order(no_cloud):
 def test_changes_names_each_drifted_field():
     before = {"status": "ACTIVE", "size": 10, "host": "controller"}
     after = {"status": "ACTIVE", "size": 12}
-    assert base.changes("image", before, after) == [
+    assert resources_base.changes("image", before, after) == [
         "image: size changed from 10 to 12",
         "image: host changed from 'controller' to None",
     ]
-    assert base.changes("image", before, dict(before)) == []
+    assert resources_base.changes("image", before, dict(before)) == []
 
 
 def test_a_failed_create_destroys_what_it_made_then_raises():
     destroyed = []
     record = lambda conn, cloud, state: destroyed.append(dict(state))  # noqa: E731
-    with pytest.raises(RuntimeError), base.undo_on_error("conn", "cloud", record, {}) as state:
+    with (
+        pytest.raises(RuntimeError),
+        resources_base.undo_on_error("conn", "cloud", record, {}) as state,
+    ):
         state["project_id"] = "p1"
         raise RuntimeError("user create failed")
     assert destroyed == [{"project_id": "p1"}]
 
 
 def test_names_carry_the_prefix_and_differ_per_create():
-    a, b = base.new_name("server"), base.new_name("server")
+    a, b = resources_base.new_name("server"), resources_base.new_name("server")
     assert a.startswith("uh-res-server-") and a != b

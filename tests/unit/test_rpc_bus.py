@@ -4,7 +4,7 @@ rpc_bus oracle's classes — it must fail on lost messages and pass on clean his
 import json
 
 from harness.bus import messages
-from harness.checks import rpc_bus
+from harness.checks.oracles import rpc_bus
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN
@@ -22,6 +22,14 @@ def test_a_call_is_keyed_by_its_unique_id_and_carries_its_ttl():
     rec = messages.trace_record("publish.nova", headers, body, 10.0)
     assert rec["key"] == "u1" and rec["role"] == "call" and rec["method"] == "select_destinations"
     assert rec["routed_queues"] == ["scheduler"] and rec["expiration_ms"] == 60000
+    assert "request_id" not in rec  # no context, no request
+
+
+def test_a_message_names_the_request_its_senders_context_carries():
+    body = oslo_body(method="object_action", _unique_id="u2", _msg_id="m2", _reply_q="r",
+                     _context_request_id="req-1f2e", _context_user="u")  # fmt: skip
+    rec = messages.trace_record("publish.nova", {"exchange_name": b"nova"}, body, 1.0)
+    assert rec["request_id"] == "req-1f2e"
 
 
 def test_a_reply_is_keyed_by_the_calls_msg_id_not_its_own_unique_id():

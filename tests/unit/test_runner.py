@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import scenario
-from harness.cloud import Cloud
+from harness import process, scenario
+from harness.backends.embedded.backend import Embedded
+from harness.backends.embedded.cloud import Cloud
 from harness.errors import StepFailed
 from harness.plan import planner, runner
 from harness.plan.events import EventLog, read
-from harness.plan.steps import Outcome, Step
+from harness.plan.steps import Context, Outcome, Step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,11 +39,11 @@ def ctx(tmp_path):
     s = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
     cloud = Cloud(s, tmp_path)
     cloud.record["venvs"] = {}
-    return runner.Context(cloud, tmp_path / "cache", EventLog(tmp_path / "events.jsonl"))
+    return Context(Embedded(cloud, tmp_path / "cache"), EventLog(tmp_path / "events.jsonl"))
 
 
 def make_plan(ctx, steps):
-    return planner.Plan(ctx.cloud.scenario, 9, (planner.Phase("nova", tuple(steps)),))
+    return planner.Plan(ctx.backend.cloud.scenario, 9, (planner.Phase("nova", tuple(steps)),))
 
 
 def test_the_runner_stops_at_the_first_failing_step_and_names_it(ctx, tmp_path):
@@ -90,3 +91,32 @@ def test_the_callers_result_keeps_the_steps_done_before_a_failure(ctx):
         runner.execute(make_plan(ctx, steps), ctx, result)
     assert [(s.id, s.status) for s in result.steps] == [("1.1", "ok"), ("1.2", "failed")]
     assert result.failed.id == "1.2"
+
+
+def test_each_step_has_its_log_redacted_and_a_failed_ones_says_so_in_its_name(ctx, tmp_path):
+    @dataclass(frozen=True)
+    class Talking(Step):
+        host: str
+        fail: bool = False
+
+        def describe(self):
+            return f"talking on {self.host}"
+
+        def run(self, ctx):
+            process.run(["sh", "-c", "echo migrated 3 rows; echo password=s3cr3t"], None,
+                        {"PATH": "/usr/bin:/bin"}, tmp_path / "manage.log", 10)  # fmt: skip
+            if self.fail:
+                raise StepFailed("it did not come back")
+
+    ctx.redact = lambda text: text.replace("s3cr3t", "***")
+    with pytest.raises(StepFailed):
+        steps = [Talking("nova", "controller"), Talking("nova", "compute-api", fail=True)]
+        runner.execute(make_plan(ctx, steps), ctx)
+    logs = sorted(p.name for p in (tmp_path / "steps").iterdir())
+    assert logs == ["1.1-talking-nova-controller.log", "FAILED_1.2-talking-nova-compute-api.log"]
+    text = (tmp_path / "steps" / logs[1]).read_text()
+    assert "step 1.2: talking on compute-api" in text
+    assert "$ sh -c echo migrated 3 rows" in text and "migrated 3 rows" in text
+    assert "password=***" in text and "s3cr3t" not in text
+    assert "step failed: it did not come back" in text
+    assert "1.2" not in (tmp_path / "steps" / logs[0]).read_text()  # one step per file

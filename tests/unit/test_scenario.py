@@ -99,6 +99,10 @@ BAD = {
         mutate(lambda d: d.update(load={"think_time": [2, 1]})),
         "load.think_time",
     ),
+    "harness kills before the services' own bound": (
+        mutate(lambda d: d["services"].update(graceful_shutdown_timeout=30, stop_timeout=30)),
+        "must exceed services.graceful_shutdown_timeout",
+    ),
     "not yaml": ("name: [unclosed\n", "is not valid YAML"),
     "not a mapping": ("- a\n- b\n", "is not of type 'object'"),
 }
@@ -142,7 +146,9 @@ def test_not_root_is_exit_2_with_one_sentence_and_nothing_started(tmp_path, caps
 
 
 def test_no_namespace_support_is_exit_2(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("harness.prereqs.netns_works", lambda: (False, "Operation not permitted"))
+    monkeypatch.setattr(
+        "harness.backends.embedded.prereqs.netns_works", lambda: (False, "Operation not permitted")
+    )
     monkeypatch.setattr("os.geteuid", lambda: 0)
     assert cli.main(["--state-dir", str(tmp_path / "s"), "up", str(DEFAULT)]) == 2
     err = capsys.readouterr().err.strip()

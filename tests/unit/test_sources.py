@@ -35,13 +35,18 @@ def git(path: Path, *args: str) -> str:
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
 
 
-@pytest.fixture
-def checkout(tmp_path) -> Path:
-    path = tree(tmp_path / "nova")
+def committed(path: Path) -> Path:
+    """A nova tree at `path`, as a git checkout of one commit."""
+    path = tree(path)
     git(path, "init", "-q")
     git(path, "add", ".")
     git(path, "commit", "-qm", "first")
     return path
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    return committed(tmp_path / "nova")
 
 
 # -- specs and validation -------------------------------------------------------------------
@@ -134,7 +139,7 @@ def test_the_venv_key_follows_the_sources_and_leaves_release_venvs_alone(checkou
 
 def test_a_source_replaces_its_project_in_the_lock_and_nothing_else():
     series = catalog.get("2026.2")
-    lines = venv._requirements(Side(series), {"nova", "openstack-placement"})
+    lines = venv.requirements(Side(series), {"nova", "openstack-placement"})
     names = {venv._name(line) for line in lines}
     assert "nova" not in names and "openstack-placement" not in names
     assert {"keystone", "glance", "neutron", "python-novaclient", "uwsgi"} <= names
@@ -276,3 +281,54 @@ def test_a_patch_applies_to_the_cached_sdist_and_a_bad_one_is_refused(tmp_path):
     with pytest.raises(UserError, match="does not apply to nova 34.0.0"):
         sdists.patched("nova", "34.0.0", bad, tmp_path / "cache")
     assert len(list((tmp_path / "cache" / "patched").iterdir())) == 1  # nothing half-made left
+
+
+# -- a target the catalog does not list yet (master) ----------------------------------------
+
+
+def master_case(tmp_path: Path, checkout: Path, constraints_line: str | None) -> Path:
+    case = tmp_path / "master.yaml"
+    text = (f"extends: {DEFAULT}\nname: to-master\nreleases:\n  to:\n    series: master\n"
+            f"    sources:\n      nova: {checkout}\n")  # fmt: skip
+    if constraints_line is not None:
+        uc = tmp_path / "upper-constraints.txt"
+        uc.write_text(constraints_line)
+        text += f"    constraints: {uc}\n"
+    case.write_text(text)
+    return case
+
+
+def test_a_target_the_catalog_does_not_list_is_named_by_the_scenario(checkout, tmp_path,
+                                                                     capsys):  # fmt: skip
+    s = scenario.load(master_case(tmp_path, checkout, "oslo.config===10.0.0\n"))
+    assert (s.release_from, s.release_to) == ("2026.1", "master")
+    assert s.side("master") is s.side_to and s.side_to.constraints.pins == 1
+    # Its projects without a source are the newest catalogued release's.
+    newest = list(catalog.CATALOG.values())[-1]
+    assert s.side_to.series.versions == newest.versions
+    lines = venv.requirements(s.side_to, {"nova"})
+    assert "keystone==" + newest.versions["keystone"] in lines and not any(
+        line.startswith("nova==") for line in lines)  # fmt: skip
+    # No lock: the venv key is made of its requirements, its source and its constraints.
+    key = venv.venv_path(s.side_to, tmp_path)
+    assert key.name.startswith("master-")
+    assert cli.main(["plan", str(tmp_path / "master.yaml"), "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2026.1 -> master" in out and f"to master: nova from {checkout}" in out
+
+
+def test_a_target_the_catalog_does_not_list_needs_constraints(checkout, tmp_path):
+    with pytest.raises(UserError, match="'master' is not in the catalog .* needs "
+                                        "upper-constraints"):  # fmt: skip
+        scenario.load(master_case(tmp_path, checkout, None))
+
+
+def test_the_old_side_must_be_a_catalogued_release(tmp_path):
+    uc = tmp_path / "uc.txt"
+    uc.write_text("oslo.config===10.0.0\n")
+    case = tmp_path / "case.yaml"
+    case.write_text(f"extends: {DEFAULT}\nreleases:\n  from: {{series: master, constraints: "
+                    f"{uc}}}\n  to: '2026.2'\n")  # fmt: skip
+    with pytest.raises(UserError, match=r"release 'from' \(master\) must be a catalogued"):
+        scenario.load(case)
+    assert cli.main(["plan", str(case)]) == 2

@@ -14,9 +14,10 @@ import pytest
 import testinfra
 from testinfra.backend import get_backend
 
-from harness import lifecycle, prereqs, process, scenario
-from harness.cloud import Cloud
-from harness.topology import hosts, remote, ssh
+from harness import process, scenario
+from harness.backends import hosts
+from harness.backends.embedded import lifecycle, prereqs, remote, ssh
+from harness.backends.embedded.cloud import Cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "scenarios" / "nova-rolling.yaml"

@@ -1,0 +1,170 @@
+"""Faults done to a live cloud, for the oracles to catch: a port refusing connections, a
+process frozen, each for a given time. Used by the end-to-end tests and the benchmarks;
+never part of a correct plan.
+
+Timing: each is bracketed by the caller (a Watch step), and `for_seconds` is the time
+between switching the fault on and off as measured here, returned to the caller.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness import process, wait
+from harness.backends import openstack_api
+from harness.backends.embedded import operations
+from harness.backends.embedded.cloud import Cloud
+from harness.backends.embedded.infra import haproxy, rabbitmq
+from harness.bus import control as bus
+from harness.load import ledger
+from harness.load.ledger import Operation
+from harness.plan.steps import BURST, FORCED
+from harness.services import BY_NAME
+from harness.services.nova import smoke
+
+TABLE = "uh_fault"
+
+
+def _nft(cloud: Cloud, node: str, script: str) -> None:
+    argv = process.netns_argv(cloud.netns(cloud.scenario.node(node)), ["nft", "-f", "-"])
+    subprocess.run(argv, input=script.encode(), check=True, capture_output=True, timeout=30)
+
+
+REFUSE = """
+table inet {table} {{
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    ip daddr {address} tcp dport {port} reject with tcp reset
+  }}
+}}
+"""
+
+
+def refuse_port(cloud: Cloud, node: str, port: int, seconds: float) -> float:
+    """Every packet to the node's address on `port` answered with a TCP reset for
+    `seconds`: new connections are refused, and ones in flight are cut, as when the process
+    dies. (The address matters: on the controller the VIP listens on the same port.)"""
+    address = cloud.scenario.node(node).address
+    _nft(cloud, node, REFUSE.format(table=TABLE, address=address, port=port))
+    started = time.monotonic()
+    try:
+        time.sleep(seconds)
+    finally:
+        _nft(cloud, node, f"delete table inet {TABLE}\n")
+    return time.monotonic() - started
+
+
+def freeze(cloud: Cloud, node: str, name: str, seconds: float) -> float:
+    """SIGSTOP a process and its children for `seconds`, then SIGCONT: it accepts nothing
+    and answers nothing, but its connections stay open."""
+    proc = operations.find(cloud, node, name)
+    process.signal_group(proc.pid, signal.SIGSTOP)
+    started = time.monotonic()
+    try:
+        time.sleep(seconds)
+    finally:
+        process.signal_group(proc.pid, signal.SIGCONT)
+    return time.monotonic() - started
+
+
+# -- faults injected into a plan (the selftest catalog: plan/wrong.py, steps.Fault) ----------
+#
+# Each needs the load running and the bus traced, so it runs as a step of `harness run`.
+# What each does is the same wrong procedure the end-to-end tests do by hand
+# (tests/e2e/test_oracles_fire.py).
+
+
+def inject(cloud: Cloud, action: str, node: str | None, service: str | None,
+           ledger_path: Path) -> None:  # fmt: skip
+    """Do `action` (harness/plan/steps.py: describe_fault says what each is)."""
+    if action == "kill-compute-and-delete-queue":
+        kill_compute_and_delete_queue(cloud, node)
+    elif action == "kill-conductor-during-builds":
+        kill_conductor_during_builds(cloud, ledger_path)
+    elif action == "restart-rabbitmq":
+        restart_rabbitmq(cloud, ledger_path)
+    elif action == "single-api":
+        single_api(cloud, service, node)
+    else:
+        raise ValueError(f"unknown fault {action!r}")
+
+
+def _create(cloud: Cloud, name: str, **kw) -> str:
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    server = conn.compute.create_server(name=name, image_id=image, flavor_id=flavor,
+                                        networks="none", **kw)  # fmt: skip
+    return server.id
+
+
+def kill_compute_and_delete_queue(cloud: Cloud, node: str) -> None:
+    series = cloud.release(node, "nova-compute")
+    queue = f"compute.{node}"
+    operations.kill(cloud, node, "nova-compute")
+    # Forced onto the dead compute, which the scheduler still thinks is up for a while:
+    # the build casts wait in its queue, which is then deleted with them in it.
+    created = [_create(cloud, f"queued-{i}", availability_zone=f"nova:{node}")
+               for i in range(FORCED)]  # fmt: skip
+    _wait_queue_depth(cloud, queue)
+    if rabbitmq.ctl(cloud, "delete_queue", queue) != 0:
+        raise RuntimeError(f"rabbitmqctl delete_queue {queue} failed")
+    operations.start(cloud, "nova", node, "nova-compute", series)
+    conn = openstack_api.admin(cloud)
+    for server in created:
+        conn.compute.delete_server(server, ignore_missing=True)
+
+
+def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
+    broker = cloud.broker()
+    wait.until(lambda: {q["name"]: q["messages"] for q in bus.queues(broker)}.get(queue, 0),
+               timeout, f"a message waiting in {queue}", interval=0.5)  # fmt: skip
+
+
+def _burst(cloud: Cloud) -> list[tuple[str, float]]:
+    """BURST server builds accepted at once: (server id, time accepted)."""
+    with ThreadPoolExecutor(BURST) as pool:
+        return list(pool.map(lambda i: (_create(cloud, f"burst-{i}"), time.time()),
+                             range(BURST)))  # fmt: skip
+
+
+def _follow(accepted: list[tuple[str, float]], ledger_path) -> None:
+    """Into the load's ledger, so the end-to-end ledger follows them to their end."""
+    with open(ledger_path, "a") as out:  # appended whole lines, beside the load worker's
+        for server_id, t in accepted:
+            op = Operation("burst", "server-create", server_id, None, t, None, "pending")
+            out.write(ledger.dump(op) + "\n")
+
+
+def kill_conductor_during_builds(cloud: Cloud, ledger_path) -> None:
+    node = cloud.scenario.controller.name
+    series = cloud.release(node, "nova-conductor")
+    # The conductor takes every cast off its queue at once (oslo.messaging acks on
+    # arrival) and is killed while it works on them: the bus saw them delivered.
+    accepted = _burst(cloud)
+    operations.kill(cloud, node, "nova-conductor")
+    _follow(accepted, ledger_path)
+    operations.start(cloud, "nova", node, "nova-conductor", series)
+
+
+def restart_rabbitmq(cloud: Cloud, ledger_path) -> None:
+    """A broker restart as an operator's `systemctl restart` does it (graceful stop, start)
+    while builds are in flight. Its queues are not durable (oslo.messaging's default), so
+    what they held is gone, and so are the reply queues of calls waiting for an answer.
+    (Restarted with nothing in flight under the default load, it lost nothing: 880
+    messages traced across it, 17 operations all completed.)"""
+    node = cloud.scenario.controller
+    _follow(_burst(cloud), ledger_path)
+    operations.stop(cloud, node.name, rabbitmq.NAME)
+    rabbitmq.start_server(cloud)
+    bus.set_tracing(cloud.broker(), True)  # the firehose is a runtime flag: a restart clears it
+
+
+def single_api(cloud: Cloud, service: str, keep: str) -> None:
+    frontend = BY_NAME[service].api.name
+    for node in cloud.scenario.nodes:
+        if node.name != keep and node.serves(frontend):
+            haproxy.set_state(cloud, frontend, node.name, "maint")

@@ -1,0 +1,1 @@
+"""The embedded cloud's shared infrastructure, from Debian: MariaDB, RabbitMQ, HAProxy."""

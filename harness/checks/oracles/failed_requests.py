@@ -1,0 +1,48 @@
+"""Oracle 1, failed requests: zero requests through the VIP answered 5xx, ended without an
+answer (refused, reset, timeout), or answered a 4xx that is not the expected answer.
+Each failure is attributed: time, request, status or error, the backend that served it,
+that backend's release then, the plan step in progress, and the request id."""
+
+from __future__ import annotations
+
+from harness.checks.record import RunRecord
+from harness.checks.timeline import Timeline
+from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+from harness.load.ledger import Request
+
+NAME = "failed_requests"
+UNIT = "requests"  # what one piece of its evidence is
+
+
+def check(record: RunRecord) -> Verdict:
+    requests, timeline = record.requests, record.timeline
+    if not requests:
+        return Verdict(NAME, UNKNOWN, "no request was recorded", {"requests": 0, "count": 0})
+    failures = sorted((r for r in requests if r.failed), key=lambda r: r.sent)
+    counts = {"requests": len(requests), "count": len(failures)}
+    if not failures:
+        return Verdict(NAME, PASS, f"0 of {len(requests)} requests failed", counts)
+    evidence = [attribute(r, timeline) for r in failures]
+    first = evidence[0]
+    summary = (
+        f"{len(failures)} of {len(requests)} requests failed; first: {first['request']} "
+        f"{first['status'] or first['error']} from {first['backend'] or 'no backend'} "
+        f"during {first['step'] or 'no step'}"
+    )
+    return Verdict(NAME, FAIL, summary, counts, evidence)
+
+
+def attribute(r: Request, timeline: Timeline) -> dict:
+    process = r.api_process  # which API process answered, for the backend's release
+    return {
+        "sent": r.sent,
+        "request": f"{r.method} {r.name}",
+        "status": r.status,
+        "error": r.error,
+        "backend": r.backend,
+        "backend_release": timeline.release_at(r.backend, process, r.received),
+        # The step in progress when it failed; else when it was sent (a timeout, say).
+        "step": timeline.step_at(r.received) or timeline.step_at(r.sent),
+        "request_id": r.request_id,
+        "client": r.client,
+    }

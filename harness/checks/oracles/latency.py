@@ -1,0 +1,148 @@
+"""Oracle 9, latency: no API answers much slower during the roll than before it. A roll
+can be free of errors and still hurt every client: a backend that freezes behind
+HAProxy's retries, a database locked by a migration, an API waiting on a stopping
+service. Per API (the load tags each request with the API process it went to), the
+successful requests' latency in each phase of the plan (and the verify phase after it) is
+compared with the same API's in the baseline, the load's first seconds before the roll:
+
+    p50 ≤ max(p50_factor × baseline p50, baseline p50 + p50_slack_ms), and the same for p99
+
+(scenario `latency:`, LatencyBudget). A phase or a baseline with fewer than min_requests
+requests of an API is reported, not judged, and p99 needs p99_min_requests (below them
+it is one request's luck).
+
+Evidence, one per percentile over budget: {"api", "phase", "metric": p50 | p99,
+"value_ms", "baseline_ms", "budget_ms", "requests", "slowest": {"request", "ms",
+"backend", "step"}}. The counts carry the whole table ({"table": {window: {api: {"n",
+"p50", "p99"}}}}), baseline first, for the report to show side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from harness.checks.record import RunRecord
+from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+from harness.load.ledger import Request
+
+NAME = "latency"
+UNIT = "percentiles"  # what one piece of its evidence is
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class LatencyBudget:
+    """How much slower than its pre-roll baseline an API may answer in a phase of the
+    roll. The defaults are derived from measured clean default rolls on a 2-core machine
+    (docs/oracles.md: latency, with the figures)."""
+
+    p50_factor: float = 3.0
+    p50_slack_ms: float = 250.0
+    p99_factor: float = 3.0
+    p99_slack_ms: float = 1500.0
+    min_requests: int = 20  # fewer in a phase (or the baseline): reported, not judged
+    # p99 is judged only over this many: below it the p99 is the slowest one or two
+    # requests (measured: a 3.5 s request in an 8 s phase of 79, with a second cloud on
+    # the machine; clean phases of 40-90 requests had maxima of 0.4-1.3 s)
+    p99_min_requests: int = 100
+
+    def limit(self, metric: str, baseline_ms: float) -> float:
+        factor, slack = getattr(self, f"{metric}_factor"), getattr(self, f"{metric}_slack_ms")
+        return max(factor * baseline_ms, baseline_ms + slack)
+
+
+def check(record: RunRecord) -> Verdict:
+    budget = record.latency or LatencyBudget()
+    ok = [r for r in record.requests if not r.failed]
+    windows = _windows(record.events, ok)
+    if not ok or BASELINE not in windows:
+        return Verdict(NAME, UNKNOWN, "no successful request before the roll to compare with",
+                       {"requests": len(ok)})  # fmt: skip
+    table = {name: _stats(_within(ok, t0, t1)) for name, (t0, t1) in windows.items()}
+    base = table[BASELINE]
+    evidence, judged, unjudged = [], 0, []
+    for phase, apis in table.items():
+        if phase == BASELINE:
+            continue
+        for api, row in sorted(apis.items()):
+            if (
+                row["n"] < budget.min_requests
+                or base.get(api, {}).get("n", 0) < budget.min_requests
+            ):
+                unjudged.append(f"{api} in {phase}")
+                continue
+            judged += 1
+            for metric in ("p50", "p99"):
+                if metric == "p99" and min(row["n"], base[api]["n"]) < budget.p99_min_requests:
+                    continue
+                limit = budget.limit(metric, base[api][metric])
+                if row[metric] > limit:
+                    evidence.append(_evidence(api, phase, metric, row, base[api], limit,
+                                              _within(ok, *windows[phase]), record))  # fmt: skip
+    counts = {"judged": judged, "not_judged": len(unjudged), "table": table}
+    if not evidence:
+        summary = f"{judged} API phases within budget of their baseline"
+        if unjudged:
+            summary += f" ({len(unjudged)} with too few requests to judge, e.g. {unjudged[0]})"
+        return Verdict(NAME, PASS, summary, counts)
+    first = evidence[0]
+    summary = (f"{len(evidence)} percentiles over budget; first: {first['api']} {first['metric']} "
+               f"{first['value_ms']:.0f} ms in {first['phase']} (baseline "
+               f"{first['baseline_ms']:.0f} ms, budget {first['budget_ms']:.0f} ms)")  # fmt: skip
+    return Verdict(NAME, FAIL, summary, counts, evidence)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value at or above q of them."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _windows(events: list[dict], requests: list[Request]) -> dict[str, tuple[float, float]]:
+    """Name → (start, end): the baseline, each plan phase (its first step's start to its
+    last step's end), then the verify phase; in that order."""
+    out: dict[str, tuple[float, float]] = {}
+    phases = {e["phase"]: e["t"] for e in events if e["event"] == "phase-start"}
+    ends = {e["phase"]: e["t"] for e in events if e["event"] == "phase-end"}
+    starts = {e["id"]: e for e in events if e["event"] == "step-start"}
+    if BASELINE in phases:
+        out[BASELINE] = (phases[BASELINE], ends.get(BASELINE, phases[BASELINE]))
+    elif starts and requests:  # no baseline phase (a fault test): the load before the first step
+        out[BASELINE] = (min(r.sent for r in requests), min(e["t"] for e in starts.values()))
+    step_end = {e["id"]: e["t"] for e in events if e["event"] == "step-end"}
+    for step_id, e in starts.items():
+        name = e.get("phase") or step_id.split(".")[0]
+        t0, t1 = out.get(name, (e["t"], e["t"]))
+        out[name] = (min(t0, e["t"]), max(t1, step_end.get(step_id, e["t"])))
+    if "verify" in phases:
+        out["verify"] = (phases["verify"], ends.get("verify", phases["verify"]))
+    return out
+
+
+def _within(requests: list[Request], t0: float, t1: float) -> list[Request]:
+    return [r for r in requests if t0 <= r.sent < t1]
+
+
+def _stats(requests: list[Request]) -> dict[str, dict]:
+    by_api: dict[str, list[float]] = {}
+    for r in requests:
+        by_api.setdefault(r.api_process, []).append((r.received - r.sent) * 1000)
+    return {
+        api: {"n": len(ms), "p50": round(percentile(ms, 0.5), 1),
+              "p99": round(percentile(ms, 0.99), 1)}
+        for api, ms in sorted(by_api.items())
+    }  # fmt: skip
+
+
+def _evidence(api: str, phase: str, metric: str, row: dict, base: dict, limit: float,
+              requests: list[Request], record: RunRecord) -> dict:  # fmt: skip
+    slowest = max((r for r in requests if r.api_process == api), key=lambda r: r.received - r.sent)
+    return {
+        "api": api, "phase": phase, "metric": metric, "value_ms": row[metric],
+        "baseline_ms": base[metric], "budget_ms": round(limit, 1), "requests": row["n"],
+        "slowest": {"request": f"{slowest.method} {slowest.name}",
+                    "ms": round((slowest.received - slowest.sent) * 1000, 1),
+                    "backend": slowest.backend,
+                    "step": record.timeline.step_at(slowest.sent)},
+    }  # fmt: skip

@@ -1,1 +1,0 @@
-"""Infrastructure on the controller node: MariaDB, RabbitMQ, HAProxy."""

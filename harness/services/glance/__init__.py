@@ -1,0 +1,2 @@
+"""glance: service.py (its procedure, processes and config) and resources.py (what
+must survive a roll)."""

@@ -1,1 +1,0 @@
-"""Where the cloud runs: nodes and the backends that provide them."""
