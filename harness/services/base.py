@@ -94,9 +94,11 @@ class Service:
     def configure(self, cloud: Cloud, node: Node) -> None:
         """Write this service's config files for `node`."""
 
+    conf_file: str | None = None  # its main config file's name in its config dir
+
     def conf(self, cloud: Cloud, node: Node | str) -> Path | None:
         """Its main config file on `node` (the host checks read the options set there)."""
-        return None
+        return self.config_dir(cloud, node) / self.conf_file if self.conf_file else None
 
     def config_dir(self, cloud: Cloud, node: Node | str) -> Path:
         return cloud.node_dir(node, self.project)
@@ -151,7 +153,8 @@ class Service:
 
     def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
         """The --config-file arguments its management commands take on `node`."""
-        return []
+        conf = self.conf(cloud, node)
+        return ["--config-file", str(conf)] if conf else []
 
     def run_action(self, cloud: Cloud, name: str, series: str) -> str | None:
         """Run upgrade action `name` with `series`'s code on the controller (the embedded

@@ -32,11 +32,7 @@ class Glance(Service):
     before_roll = ("expand", "migrate")
     after_roll = ("contract",)
 
-    def conf(self, cloud: Cloud, node: Node | str):
-        return self.config_dir(cloud, node) / "glance-api.conf"
-
-    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
-        return ["--config-file", str(self.conf(cloud, node))]
+    conf_file = "glance-api.conf"
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         d = self.config_dir(cloud, node)

@@ -34,11 +34,7 @@ class Keystone(Service):
     before_roll = ("expand", "migrate")
     after_roll = ("contract",)
 
-    def conf(self, cloud: Cloud, node: Node | str):
-        return self.config_dir(cloud, node) / "keystone.conf"
-
-    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
-        return ["--config-file", str(self.conf(cloud, node))]
+    conf_file = "keystone.conf"
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         write_ini(

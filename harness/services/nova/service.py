@@ -78,9 +78,6 @@ class Nova(Service):
                 steps.append(p.restart(node, name, why))
         return steps + [p.manage("online-migrations"), p.manage("upgrade-check")]
 
-    def conf(self, cloud: Cloud, node: Node | str):
-        return self.config_dir(cloud, node) / "nova.conf"
-
     def db_conf(self, cloud: Cloud, node: Node | str):
         return self.config_dir(cloud, node) / "nova-db.conf"
 
@@ -89,6 +86,8 @@ class Nova(Service):
 
     def runs_on(self, node: Node) -> bool:
         return node.serves(self.api.name) or node.has("compute") or node.has("controller")
+
+    conf_file = "nova.conf"
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         base = self.config_dir(cloud, node)

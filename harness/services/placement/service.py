@@ -35,11 +35,7 @@ class Placement(Service):
     before_roll = ("sync",)
     after_roll = ("online-migrations",)
 
-    def conf(self, cloud: Cloud, node: Node | str):
-        return self.config_dir(cloud, node) / "placement.conf"
-
-    def config_args(self, cloud: Cloud, node: Node | str) -> list[str]:
-        return ["--config-file", str(self.conf(cloud, node))]
+    conf_file = "placement.conf"
 
     def configure(self, cloud: Cloud, node: Node) -> None:
         write_ini(
