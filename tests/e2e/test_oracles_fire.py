@@ -88,14 +88,17 @@ def test_latency_fires_when_a_nova_api_freezes_without_a_drain(cloud, tmp_path):
     the latency oracle catches what failed_requests cannot."""
 
     def fault(_):
-        for _ in range(2):  # a process stalled twice (SIGSTOP), never drained
-            faults.freeze(cloud, "controller", "nova-api", 4.0)  # beyond 3x a baseline p99 of 1.3 s
-            time.sleep(2)
+        # A process stalled (SIGSTOP) 10 s, never drained: HAProxy's checks (5 s timeout, fall
+        # 2) do not take it out before the clients that reached it have waited seconds. Far
+        # beyond the budget of any baseline p99 under 3.3 s (3x, or +2.5 s), so a noisy
+        # baseline cannot hide it; then 5 s thawed, for the phase's requests to reach 20.
+        faults.freeze(cloud, "controller", "nova-api", 10.0)
+        time.sleep(5)
 
-    watched(cloud, tmp_path, "nova-api on controller: frozen 4 s twice, not drained", fault,
+    watched(cloud, tmp_path, "nova-api on controller: frozen 10 s, not drained", fault,
             baseline=20)  # fmt: skip
-    # 15 s of baseline after the load's warm-up; a 10 s fault sees some 40 requests: judge
-    # their p99 (the default asks 100, for a phase of a roll)
+    # 15 s of baseline after the load's warm-up; the 15 s fault sees some 40 nova requests:
+    # judge their p99 (the default asks 100, for a phase of a roll)
     record_ = RunRecord.load(tmp_path)
     record_.latency = latency.LatencyBudget(p99_min_requests=20)
     verdict = latency.check(record_)

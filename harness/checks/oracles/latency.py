@@ -41,7 +41,12 @@ class LatencyBudget:
     p50_factor: float = 3.0
     p50_slack_ms: float = 250.0
     p99_factor: float = 3.0
-    p99_slack_ms: float = 1500.0
+    # A clean roll on a shared, loaded 2-core CI machine (its CI run took 57 min instead of
+    # 41-47) had nova-api's p99 at 2,071 ms in neutron's phase against a 560 ms baseline, no
+    # request failed and none stalled: a restarting neutron-server takes the cores every API
+    # shares, which is the machine's doing, not a disruption. 2.5 s over the baseline leaves
+    # that a second and still judges the 3.1 s p99 over a 200 ms baseline.
+    p99_slack_ms: float = 2500.0
     min_requests: int = 20  # fewer in a phase (or the baseline): reported, not judged
     # p99 is judged only over this many: below it the p99 is the slowest one or two
     # requests (measured: a 3.5 s request in an 8 s phase of 79, with a second cloud on
