@@ -7,9 +7,11 @@ times each, in two ways:
 - refuse: its port answers every packet with a TCP reset (as a dead process would),
 - freeze: the process is stopped (SIGSTOP) and continued (its connections stay open).
 
-An outage is caught when a request the failed_requests oracle counts as failed was in
-flight during it (received after it began, sent before it ended + 2 s). Prints the share
-caught per kind and duration, requests per second, and the load worker's CPU share.
+An outage is caught by the load when a request the failed_requests oracle counts as failed
+was in flight during it (received after it began, sent before it ended + 2 s), and by the
+disruption oracle when one of its outages of that backend overlaps it (the probes and
+HAProxy's log; harness/checks/oracles/disruption.py). Prints the share each caught per
+kind and duration, requests per second, and the load worker's and the probes' CPU share.
 Figures are printed, never asserted. The bus is not traced (tracing doubles the broker's
 CPU; see ../shared/RPC-LEDGER.md).
 
@@ -27,8 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.backends.embedded import faults
+from harness.backends.embedded import collect, faults
 from harness.backends.embedded.cloud import Cloud
+from harness.checks import record
+from harness.checks.oracles import disruption
 from harness.load import ledger
 from harness.plan.events import EventLog
 from harness.run.observe import Watch
@@ -68,21 +72,24 @@ def main() -> int:
     if not args.state_dir:
         harness(state_dir, "up", str(args.scenario))
     try:
-        windows, cpu, wall, requests = observe(Cloud.load(state_dir), run_dir, args)
+        cloud = Cloud.load(state_dir)
+        windows, cpu, wall, requests = observe(cloud, run_dir, args)
+        collect.collect_logs(cloud, run_dir / record.LOGS)  # HAProxy's log, for its view
     finally:
         if not args.state_dir:
             harness(state_dir, "down")
-    report(windows, requests, cpu, wall)
+    outages = disruption.check(record.RunRecord.load(run_dir)).evidence
+    report(windows, requests, outages, cpu, wall)
     print(f"\nledger and events: {run_dir}")
     return 0
 
 
-def observe(cloud: Cloud, run_dir: Path, args) -> tuple[list, float, float, list]:
+def observe(cloud: Cloud, run_dir: Path, args) -> tuple[list, list, float, list]:
     events = EventLog(run_dir / "events.jsonl")
     watch = Watch(cloud, run_dir, events, trace_bus=False)
     watch.start()
-    pid, started = watch.load.proc.pid, time.monotonic()
-    cpu0 = cpu_seconds(pid)
+    pids, started = (watch.load.proc.pid, watch.probes.proc.pid), time.monotonic()
+    cpu0 = [cpu_seconds(p) for p in pids]
     windows = []
     nodes = [n.name for n in cloud.scenario.with_role("api")]
     try:
@@ -96,7 +103,8 @@ def observe(cloud: Cloud, run_dir: Path, args) -> tuple[list, float, float, list
                         took = inject(cloud, kind, node, seconds)
                     windows.append((kind, seconds, node, t0, t0 + took))
                     time.sleep(GAP)
-        cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - started
+        cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+        wall = time.monotonic() - started
     finally:
         watch.finish(settle_bound=60)
         events.close()
@@ -104,25 +112,38 @@ def observe(cloud: Cloud, run_dir: Path, args) -> tuple[list, float, float, list
     return windows, cpu, wall, requests
 
 
-def report(windows: list, requests: list, cpu: float, wall: float) -> None:
+def report(windows: list, requests: list, outages: list, cpu: list, wall: float) -> None:
     failed = [r for r in requests if r.failed]
-    print(f"{'kind':8} {'outage':>7} {'caught':>7} {'share':>6} {'failed requests':>16}")
+    head = f"{'kind':8} {'outage':>7} {'by the load':>12} {'by disruption':>14}"
+    print(f"{head} {'failed requests':>16}")
     for kind in dict.fromkeys(w[0] for w in windows):
         for seconds in dict.fromkeys(w[1] for w in windows if w[0] == kind):
             mine = [w for w in windows if w[:2] == (kind, seconds)]
             hits = [[r for r in failed if r.received >= w[3] and r.sent <= w[4] + TAIL]
                     for w in mine]  # fmt: skip
+            seen = sum(any(o["api"] == "nova-api" and o["node"] == w[2]
+                           and o["start"] <= w[4] + TAIL and o["end"] >= w[3] - TAIL
+                           for o in outages) for w in mine)  # fmt: skip
             caught = sum(bool(h) for h in hits)
-            print(f"{kind:8} {seconds:>6}s {caught:>3}/{len(mine):<3} {caught / len(mine):>6.0%} "
+            print(f"{kind:8} {seconds:>6}s {caught:>4}/{len(mine):<3} {caught / len(mine):>4.0%} "
+                  f"{seen:>6}/{len(mine):<3} {seen / len(mine):>4.0%} "
                   f"{sum(map(len, hits)):>16}")  # fmt: skip
+    stray = [o for o in outages
+             if not any(o["node"] == w[2] and o["start"] <= w[4] + TAIL
+                        and o["end"] >= w[3] - TAIL for w in windows)]  # fmt: skip
+    print(
+        f"disruption outages outside every injected one (false alarms): {len(stray)}"
+        + (f"; first {stray[0]['backend']} ({', '.join(stray[0]['kinds'])})" if stray else "")
+    )
     span = max(r.received for r in requests) - min(r.sent for r in requests)
     nova = [r for r in requests if r.name.startswith("nova")]
     print(f"\nload: {len(requests)} requests in {span:.0f} s ({len(requests) / span:.1f}/s, "
           f"{len(nova) / span:.1f}/s to nova); {len(failed)} failed in all")  # fmt: skip
-    print(
-        f"load worker CPU: {cpu:.1f} s in {wall:.0f} s = {cpu / wall:.1%} of one core, "
-        f"{cpu / wall / os.cpu_count():.1%} of the machine ({os.cpu_count()} cores)"
-    )
+    for name, used in zip(("load worker", "probes"), cpu, strict=True):
+        print(
+            f"{name} CPU: {used:.1f} s in {wall:.0f} s = {used / wall:.1%} of one core, "
+            f"{used / wall / os.cpu_count():.1%} of the machine ({os.cpu_count()} cores)"
+        )
 
 
 if __name__ == "__main__":

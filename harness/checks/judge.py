@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.checks import findings
 from harness.checks.findings import KnownFinding
 from harness.checks.oracles import (
+    disruption,
     failed_requests,
     hosts,
     latency,
@@ -24,7 +25,7 @@ from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
 ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts,
-           procedure, service_logs, latency, schema)  # fmt: skip
+           procedure, service_logs, latency, schema, disruption)  # fmt: skip
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

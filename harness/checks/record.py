@@ -12,6 +12,7 @@ from harness.checks.timeline import Timeline
 from harness.load import ledger
 from harness.load.ledger import Operation, Request
 from harness.plan import events as events_mod
+from harness.probe import ledger as probe_ledger
 
 REQUESTS = "load/requests.jsonl"
 BUS_TRACE = "bus/trace.jsonl"
@@ -35,6 +36,7 @@ class RunRecord:
     logs: dict[str, str] | None = None  # "<node>/<process>.log" → its text
     latency: object | None = None  # the scenario's LatencyBudget (None: its defaults)
     schemas: dict[str, dict[str, str]] | None = None  # rolled|fresh → database → its dump
+    probes: list[dict] | None = None  # the probe worker's records; None: no probes ran
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:
@@ -48,6 +50,7 @@ class RunRecord:
             bus=_jsonl(run_dir / BUS_TRACE), queues=_json(run_dir / BUS_QUEUES),
             resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
             events=events, logs=_logs(run_dir / LOGS), schemas=_schemas(run_dir / SCHEMA),
+            probes=_probes(run_dir / probe_ledger.LEDGER),
         )  # fmt: skip
 
 
@@ -59,6 +62,10 @@ def _jsonl(path: Path) -> list[dict] | None:
     if not path.exists():
         return None
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _probes(path: Path) -> list[dict] | None:
+    return probe_ledger.read(path) if path.exists() else None
 
 
 def _schemas(directory: Path) -> dict[str, dict[str, str]] | None:

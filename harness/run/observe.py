@@ -1,6 +1,7 @@
 """Watching a cloud while something happens to it: the bus trace and the load start
 before, and after it the load stops, the operations it left pending are settled, and the
-trace stops — in that order, each guarded, so what was recorded can always be judged.
+trace stops — in that order, each guarded, so what was recorded can always be judged. The
+probes (harness/probe) ask every backend directly for as long as the load runs.
 `harness run` watches its roll this way; the end-to-end tests and benchmarks watch faults.
 """
 
@@ -16,6 +17,7 @@ from harness.backends.embedded.backend import releases_now
 from harness.bus import control as bus
 from harness.load import control, settle
 from harness.plan.events import EventLog
+from harness.probe import control as probes
 from harness.progress import log
 from harness.services.nova import smoke
 
@@ -30,12 +32,16 @@ class Watch:
         self.releases = releases or (lambda: releases_now(cloud))
         self.trace: bus.Trace | None = None
         self.load: control.Load | None = None
+        self.probes: probes.Probes | None = None
         self.settled: dict = {}
 
     def start(self) -> None:
         if self.trace_bus:
             self.trace = bus.start(self.cloud, self.run_dir)
             self.events.write("trace-started")
+        self.probes = probes.start(self.cloud, self.run_dir)
+        if self.probes:
+            self.events.write("probes-started")
         conn = openstack_api.admin(self.cloud)
         image, flavor = smoke.ensure_image_and_flavor(conn)
         self.load = control.start(self.cloud, self.run_dir, image, flavor)
@@ -62,6 +68,8 @@ class Watch:
             self.events.write("load-stopped", exit_status=status)
             log.info("load stopped (worker exit %d); ledger %s", status, self.load.ledger)
             self.settled = self._settle(settle_bound)
+        if self.probes is not None:
+            self.events.write("probes-stopped", exit_status=self.probes.stop())
         if self.trace is not None:
             try:
                 status = self.trace.stop()

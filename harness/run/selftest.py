@@ -22,6 +22,7 @@ Exit status 1 unless every case is caught; 2 for an unknown case name.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,13 +58,18 @@ def catalog(*directories: Path) -> dict[str, Path]:
     """case name (the file's stem) → scenario path, each catalog's cases in order."""
     cases: dict[str, Path] = {}
     for directory in directories or CATALOGS:
-        for p in sorted(directory.glob("*.yaml")):
+        for p in sorted(directory.glob("*.yaml"), key=_natural):
             if p.stem in cases:
                 raise UserError(
                     f"Selftest case {p.stem} is in two catalogs ({cases[p.stem]}, {p})."
                 )
             cases[p.stem] = p
     return cases
+
+
+def _natural(path: Path) -> list:
+    """Case 10 after case 9: the numbers in a name compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
 
 
 def choose(cases: dict[str, Path], wanted: str | None) -> dict[str, Path]:

@@ -22,7 +22,7 @@ from harness.backends.embedded.backend import Embedded
 from harness.backends.embedded.cloud import Cloud
 from harness.backends.embedded.infra import haproxy, mariadb
 from harness.checks import judge, record
-from harness.checks.oracles import hosts, latency, service_logs
+from harness.checks.oracles import disruption, hosts, latency, service_logs
 from harness.checks.oracles import resources as resources_oracle
 from harness.checks.oracles import schema as schema_oracle
 from harness.checks.record import RunRecord
@@ -108,6 +108,33 @@ def test_latency_fires_when_a_nova_api_freezes_without_a_drain(cloud, tmp_path):
     worst = max(slow, key=lambda e: e["slowest"]["ms"])["slowest"]
     assert worst["ms"] >= 2000 and worst["backend"] == "controller", worst
     assert worst["step"].startswith(FAULT)
+
+
+def test_disruption_excuses_a_drained_restart_and_fires_on_refusals_no_client_saw(cloud, tmp_path):
+    """compute-api's nova-api restarted as the plan does it (drained first, readied after):
+    its refusals are excused. Then controller's nova-api port refuses for 0.5 s, three
+    times, with no drain: HAProxy's retries may spare every client, the probes do not."""
+
+    def fault(_):
+        operations.drain(cloud, "nova-api", "compute-api")
+        operations.restart(cloud, "nova", "compute-api", "nova-api", "2026.1")
+        operations.admit(cloud, "nova-api", ("compute-api",), ())
+        time.sleep(2)
+        for _ in range(3):
+            faults.refuse_port(cloud, "controller", 8774, 0.5)
+            time.sleep(2)
+
+    watched(cloud, tmp_path, "nova-api: a drained restart, then 3 undrained refusals", fault)
+    collect.collect_logs(cloud, tmp_path / record.LOGS)  # HAProxy's log, for its view
+    verdict = disruption.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail", verdict.summary
+    assert {e["backend"] for e in verdict.evidence} == {"nova-api@controller"}, verdict.evidence
+    assert len(verdict.evidence) == 3, verdict.evidence
+    for e in verdict.evidence:
+        assert "connect refused" in e["kinds"] and e["seconds"] < 2.0, e  # 2 s apart
+        assert e["step"].startswith(FAULT) and e["release"] == "2026.1", e
+    # the drained restart refused too, and HAProxy saw it DOWN: all excused
+    assert verdict.counts["excused"] >= 2 and verdict.counts["backends"] == 10, verdict.counts
 
 
 def test_schema_passes_on_a_cloud_as_installed_and_fires_on_a_column_left_behind(cloud, tmp_path):

@@ -1,5 +1,6 @@
 """Recorded runs for the report tests: a run folder written the way `harness run` writes
-one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts, logs), with
+one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts, logs,
+probes), with
 a history chosen by the test: a clean run, one with failed requests, or one whose only
 failure is a known finding of its scenario."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.load import ledger
@@ -49,6 +51,8 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
     (run_dir / "resources.json").write_text(json.dumps(_resources()))
     (run_dir / "hosts.json").write_text(json.dumps(_hosts()))
     _logs(run_dir)
+    _haproxy(run_dir)
+    _probes(run_dir)
     _schemas(run_dir)
     return run_dir
 
@@ -122,6 +126,36 @@ def _logs(run_dir: Path) -> None:
         + at(-4, 100, "ERROR", "Could not load 'x' (as the cloud came up)")
         + at(12, 200, "INFO", "Starting conductor node (version 34.0.0)")
     )
+
+
+def _haproxy(run_dir: Path) -> None:
+    """HAProxy drained controller's nova-api for its restart (6.13-6.14), then readied it."""
+
+    def at(t: float, text: str) -> str:
+        return f"{datetime.fromtimestamp(T0 + t, timezone.utc).isoformat()} {text}\n"
+
+    (run_dir / "logs" / "controller" / "haproxy.log").write_text(
+        at(5, f'haproxy-request {T0 + 5:.3f} nova-api controller 200 ---- 0 0 9 9 "GET / HTTP/1.1"')
+        + at(20, "Server nova-api/controller enters drain state.")
+        + at(22, "Server nova-api/controller is DOWN, reason: Layer4 connection problem")
+        + at(25, "Server nova-api/controller is UP, reason: Layer7 check passed")
+        + at(26, "Server nova-api/controller is UP (leaving forced drain).")
+    )
+
+
+def _probes(run_dir: Path) -> None:
+    """The probes saw the restart's refusals, while the backend was drained."""
+    backends = [{"api": "nova-api", "node": n, "address": a, "port": 8774, "path": "/"}
+                for n, a in (("controller", "10.0.0.1"), ("compute-api", "10.0.0.2"))]  # fmt: skip
+    records = [{"started": T0, "backends": backends}]
+    records += [{"t": T0 + t, "api": "nova-api", "node": "controller", "probe": "connect",
+                 "failure": "refused", "ms": 0.1} for t in (22.0, 22.1, 22.2)]  # fmt: skip
+    records += [{"tick": T0 + 40, "counts": {"nova-api@controller": {"connect": 400, "http": 40},
+                 "nova-api@compute-api": {"connect": 400, "http": 40}}, "late_s": 0.02},
+                {"stopped": T0 + 40}]  # fmt: skip
+    path = run_dir / "probes" / "probes.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 def _resources() -> dict:

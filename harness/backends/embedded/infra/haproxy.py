@@ -2,6 +2,9 @@
 
 Each answer carries a header naming the server (node) that served it. The admin socket
 (mode 600, level admin) is the runtime API the roll uses to drain and re-admit backends.
+HAProxy logs every request it forwards and every server state change to its stdout (its
+log, haproxy.log) with an ISO timestamp, in the format the disruption oracle reads
+(checks/haproxy_log.py): a retry that spared the client is still seen.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from harness import process, wait
+from harness.checks.haproxy_log import LOG_FORMAT
 
 if TYPE_CHECKING:  # the cloud starts and addresses this piece of it
     from harness.backends.embedded.cloud import Cloud
@@ -42,9 +46,12 @@ def render(cloud: Cloud, frontends: list[Frontend]) -> str:
         "global",
         f"    stats socket {admin_socket(cloud)} mode 600 level admin",
         "    maxconn 4096",
+        "    log stdout format iso local0 info",
         "",
         "defaults",
         "    mode http",
+        "    log global",
+        f'    log-format "{LOG_FORMAT}"',
         "    option redispatch",
         "    retries 3",
         "    timeout connect 5s",

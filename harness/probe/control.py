@@ -1,0 +1,65 @@
+"""Starting and stopping the probe worker from the harness, and reading what it wrote."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import process
+from harness.backends import CloudView
+from harness.probe.ledger import LEDGER
+from harness.services import ORDER
+
+CONNECT_INTERVAL = 0.1  # s: five connects in a 0.5 s outage
+HTTP_INTERVAL = 1.0  # s: an API answers about as many probes as HAProxy's checks
+STALL_S = 5.0  # s: HAProxy's `timeout check`, what a single-worker API may take to answer
+CONNECT_TIMEOUT = 1.0  # s: a SYN unanswered this long is an outage (the kernel answers at once)
+
+
+@dataclass
+class Probes:
+    proc: subprocess.Popen
+    ledger: Path
+    stop_file: Path
+
+    def stop(self, timeout: float = STALL_S + 10) -> int:
+        self.stop_file.touch()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+        finally:
+            self.stop_file.unlink(missing_ok=True)
+
+
+def backends(cloud: CloudView) -> list[dict]:
+    """Every API on every node that serves it, at the node's own address."""
+    return [
+        {"api": svc.api.name, "node": node.name, "address": node.address,
+         "port": svc.api.port, "path": svc.api.health_path}
+        for svc in ORDER if svc.api
+        for node in cloud.scenario.serving(svc.api.name)
+    ]  # fmt: skip
+
+
+def start(cloud: CloudView, run_dir: Path, max_seconds: float = 3600) -> Probes | None:
+    """None when the backends are not on our own bridge (a devstack gate's nodes): probing
+    them is the gate's business, and their addresses may not be on this machine."""
+    if cloud.bridge is None:
+        return None
+    ledger = run_dir / LEDGER
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    stop_file = ledger.parent / "stop"
+    stop_file.unlink(missing_ok=True)
+    settings = {
+        "backends": backends(cloud), "bridge": cloud.bridge, "ledger": str(ledger),
+        "stop_file": str(stop_file), "max_seconds": max_seconds, "tick_s": 5.0,
+        "connect_interval": CONNECT_INTERVAL, "http_interval": HTTP_INTERVAL,
+        "stall_s": STALL_S, "connect_timeout": CONNECT_TIMEOUT,
+    }  # fmt: skip
+    config = cloud.state_dir / "probes.json"
+    proc = process.start_helper("harness.probe.worker", settings, config,
+                                ledger.parent / "worker.log")  # fmt: skip
+    return Probes(proc, ledger, stop_file)
