@@ -4,8 +4,8 @@ ended) and every server state change (a health check taking a server DOWN or UP,
 socket draining, maintaining or readying it). The embedded cloud's HAProxy logs in this
 format (backends/embedded/infra/haproxy.py); a line of anything else is skipped.
 
-    2026-12-03T12:19:06.671518+00:00 haproxy-request 1796300346.669 nova-api controller 200
-        ---- +1 0 4 5 "GET / HTTP/1.1"    (one line)
+    2026-12-03T12:19:06.671518+00:00 haproxy-request 1796300346.669 0 nova-api controller
+        200 ---- +1 0 4 5 "GET / HTTP/1.1"    (one line)
     2026-12-03T12:19:08.680041+00:00 Server nova-api/compute-api is DOWN, reason: Layer4 …
 """
 
@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MARK = "haproxy-request"
-# accept date, frontend, server, status, termination state, retries ("+" when
-# redispatched), connect / response / active times in ms, the request line
-LOG_FORMAT = f"{MARK} %Ts.%ms %b %s %ST %tsc %rc %Tc %Tr %Ta %{{+Q}}r"
+# accept date and idle time (on a kept-alive connection the "accept date" of a request
+# is the end of the one before; the request began Ti ms after it), frontend, server,
+# status, termination state, retries ("+" when redispatched), connect / response /
+# active times in ms, the request line
+LOG_FORMAT = f"{MARK} %Ts.%ms %Ti %b %s %ST %tsc %rc %Tc %Tr %Ta %{{+Q}}r"
 LINE = re.compile(r"(?P<iso>\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d|Z)) (?P<text>.*)")
-REQUEST = re.compile(rf'{MARK} (?P<t>[\d.]+) (?P<frontend>\S+) (?P<server>\S+) (?P<status>-?\d+) '
-                     r'(?P<tsc>\S+) (?P<rc>\+?-?\d+) (?P<tc>-?\d+) (?P<tr>-?\d+) (?P<ta>-?\d+) '
-                     r'"(?P<request>[^"]*)"')  # fmt: skip
+REQUEST = re.compile(rf"{MARK} (?P<t>[\d.]+) (?P<ti>-?\d+) (?P<frontend>\S+) (?P<server>\S+) "
+                     r"(?P<status>-?\d+) (?P<tsc>\S+) (?P<rc>\+?-?\d+) (?P<tc>-?\d+) "
+                     r'(?P<tr>-?\d+) (?P<ta>-?\d+) "(?P<request>[^"]*)"')  # fmt: skip
 SERVER = r"Server (?P<frontend>[^/\s]+)/(?P<server>\S+) "
 STATES = (  # (event, pattern): the first that matches names the change
     ("ready", re.compile(SERVER + r"is [A-Z/]+.*\(leaving forced (drain|maintenance)\)")),
@@ -35,7 +37,7 @@ STATES = (  # (event, pattern): the first that matches names the change
 
 @dataclass(frozen=True)
 class Forwarded:
-    t: float  # when HAProxy accepted it
+    t: float  # when the request began (its connection's accept date + idle time)
     frontend: str
     server: str  # the server that finally answered ("<NOSRV>": none)
     status: int
@@ -64,7 +66,8 @@ def parse(text: str) -> tuple[list[Forwarded], list[StateChange]]:
         body = line["text"]
         if m := REQUEST.match(body):
             rc = m["rc"]
-            forwarded.append(Forwarded(float(m["t"]), m["frontend"], m["server"], int(m["status"]),
+            began = float(m["t"]) + max(0, int(m["ti"])) / 1000
+            forwarded.append(Forwarded(began, m["frontend"], m["server"], int(m["status"]),
                                        m["tsc"], int(rc.lstrip("+")), rc.startswith("+"),
                                        int(m["ta"]), m["request"]))  # fmt: skip
             continue

@@ -135,7 +135,10 @@ def _haproxy(run_dir: Path) -> None:
         return f"{datetime.fromtimestamp(T0 + t, timezone.utc).isoformat()} {text}\n"
 
     (run_dir / "logs" / "controller" / "haproxy.log").write_text(
-        at(5, f'haproxy-request {T0 + 5:.3f} nova-api controller 200 ---- 0 0 9 9 "GET / HTTP/1.1"')
+        at(
+            5,
+            f'haproxy-request {T0 + 5:.3f} 0 nova-api controller 200 ---- 0 0 9 9 "GET / HTTP/1.1"',
+        )
         + at(20, "Server nova-api/controller enters drain state.")
         + at(22, "Server nova-api/controller is DOWN, reason: Layer4 connection problem")
         + at(25, "Server nova-api/controller is UP, reason: Layer7 check passed")

@@ -32,8 +32,9 @@ def state(t: float, text: str) -> str:
 
 
 def request(t: float, server: str = "compute-api", rc: str = "0", tsc: str = "----") -> str:
-    return (f'{iso(T0 + t)} haproxy-request {T0 + t:.3f} nova-api {server} 200 {tsc} {rc} 0 5 5 '
-            '"GET /v2.1/servers HTTP/1.1"')  # fmt: skip
+    """A request that began at t on a kept-alive connection idle for 1 s before it."""
+    return (f"{iso(T0 + t - 1)} haproxy-request {T0 + t - 1:.3f} 1000 nova-api {server} 200 "
+            f'{tsc} {rc} 0 5 5 "GET /v2.1/servers HTTP/1.1"')  # fmt: skip
 
 
 def probes(*failures: tuple[float, str]) -> list[dict]:
@@ -73,10 +74,20 @@ def test_an_undrained_refusal_hidden_by_retries_is_an_outage_attributed_to_backe
     e = v.evidence[0]
     assert (e["backend"], e["release"], e["step"]) == ("nova-api@controller", "2026.1",
                                                        "6.14 nova-api restart")  # fmt: skip
-    assert e["failures"] == 4 and e["kinds"] == ["connect refused", "retried by HAProxy"]
+    assert e["failures"] == 4 and e["kinds"] == ["connect refused", "redispatched by HAProxy"]
     assert abs(e["seconds"] - 0.2) < 1e-6 and v.counts["retried"] == 1
+    # retried without a redispatch: the server HAProxy names is the one that refused
+    v = judged(probes(), request(15, server="controller", rc="2"))
+    assert [(e["backend"], e["kinds"]) for e in v.evidence] == [
+        ("nova-api@controller", ["retried by HAProxy"])]  # fmt: skip
     # failures more than a second apart are two outages
     assert len(judged(probes((12.0, "refused"), (14.0, "timeout"))).evidence) == 2
+    # a backend frozen 10 s: two HTTP probes left unanswered 5 s each are one outage
+    frozen = probes()
+    frozen[1:1] = [{"t": T0 + t, "api": "nova-api", "node": "controller", "probe": "http",
+                    "failure": "timeout", "ms": 5000.0} for t in (12.0, 17.5)]  # fmt: skip
+    [e] = judged(frozen).evidence
+    assert (e["kinds"], e["start"], e["seconds"]) == (["http timeout"], T0 + 12, 10.5)
 
 
 def test_the_same_failures_while_haproxy_held_the_backend_drained_are_excused():

@@ -6,8 +6,9 @@ looked for where it shows even when no client saw it:
 - the probes (harness/probe): a TCP connect to every backend's own address every 0.1 s
   (refused, reset, unanswered) and an HTTP GET of its health path every 1 s (no answer
   within 5 s, or a 5xx);
-- HAProxy's log (checks/haproxy_log.py): a request it had to retry or redispatch (it
-  named the server that finally answered, so the outage is the frontend's other server),
+- HAProxy's log (checks/haproxy_log.py): a request it had to retry (on the server it names)
+  or redispatch (it names the server that finally answered: the outage is the frontend's
+  other server in rotation),
   a request the server side ended (termination state S… or s…), a health check taking a
   server DOWN.
 
@@ -43,6 +44,7 @@ class Failure:
     node: str
     t: float
     kind: str  # e.g. "connect refused", "http timeout", "retried by HAProxy", "check DOWN"
+    until: float = 0.0  # a probe left unanswered: the backend was silent until then
 
 
 def check(record: RunRecord) -> Verdict:
@@ -121,8 +123,16 @@ def _excused(f: Failure, admin: dict) -> bool:
 
 
 def _probe_failures(probes: list[dict] | None) -> list[Failure]:
-    return [Failure(p["api"], p["node"], p["t"], f"{p['probe']} {p['failure']}")
-            for p in probes or [] if "failure" in p]  # fmt: skip
+    """A probe that went unanswered failed when it was sent; one refused, reset or
+    answered 5xx, when its answer came (a starved probe thread may send late)."""
+    out = []
+    for p in probes or []:
+        if "failure" not in p:
+            continue
+        end = p["t"] + p["ms"] / 1000
+        start = p["t"] if p["failure"] == "timeout" else end
+        out.append(Failure(p["api"], p["node"], start, f"{p['probe']} {p['failure']}", end))
+    return out
 
 
 def _haproxy_failures(forwarded: list[Forwarded], changes: list[StateChange],
@@ -131,10 +141,12 @@ def _haproxy_failures(forwarded: list[Forwarded], changes: list[StateChange],
     for f in forwarded:
         if f.termination[:1] in ("S", "s") and f.server in servers.get(f.frontend, ()):
             out.append(Failure(f.frontend, f.server, f.t, f"ended by the server ({f.termination})"))
-        elif f.retries > 0:  # the server that failed is one of the others in rotation
+        elif f.retries > 0 and not f.redispatched:  # retried on the server that answered
+            out.append(Failure(f.frontend, f.server, f.t, "retried by HAProxy"))
+        elif f.retries > 0:  # redispatched: the one that failed is another one in rotation
             others = [s for s in sorted(servers.get(f.frontend, ())) if s != f.server
                       and not _excused(Failure(f.frontend, s, f.t, ""), admin)]  # fmt: skip
-            out += [Failure(f.frontend, s, f.t, "retried by HAProxy") for s in others]
+            out += [Failure(f.frontend, s, f.t, "redispatched by HAProxy") for s in others]
     return out
 
 
@@ -146,7 +158,7 @@ def _outages(failures: list[Failure]) -> list[list[Failure]]:
     for fs in by_backend.values():
         current = [fs[0]]
         for f in fs[1:]:
-            if f.t - current[-1].t < MERGE_S:
+            if f.t - _end(current) < MERGE_S:
                 current.append(f)
             else:
                 outages.append(current)
@@ -155,11 +167,15 @@ def _outages(failures: list[Failure]) -> list[list[Failure]]:
     return sorted(outages, key=lambda o: o[0].t)
 
 
+def _end(outage: list[Failure]) -> float:
+    return max(max(f.t, f.until) for f in outage)
+
+
 def _evidence(outage: list[Failure], record: RunRecord) -> dict:
-    first, last = outage[0], outage[-1]
+    first, end = outage[0], _end(outage)
     return {
         "backend": f"{first.api}@{first.node}", "api": first.api, "node": first.node,
-        "start": first.t, "end": last.t, "seconds": round(last.t - first.t, 3),
+        "start": first.t, "end": end, "seconds": round(end - first.t, 3),
         "failures": len(outage), "kinds": sorted({f.kind for f in outage}), "first": first.kind,
         "release": record.timeline.release_at(first.node, first.api, first.t),
         "step": record.timeline.step_at(first.t),
