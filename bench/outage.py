@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,7 @@ def main() -> int:
     finally:
         if not args.state_dir:
             harness(state_dir, "down")
+            shutil.rmtree(state_dir, ignore_errors=True)  # the temporary dir made above
     outages = disruption.check(record.RunRecord.load(run_dir)).evidence
     report(windows, requests, outages, cpu, wall)
     print(f"\nledger and events: {run_dir}")

@@ -22,6 +22,7 @@ class Probes:
     proc: subprocess.Popen
     ledger: Path
     stop_file: Path
+    config: Path
 
     def stop(self, timeout: float = STALL_S + 10) -> int:
         self.stop_file.touch()
@@ -32,6 +33,7 @@ class Probes:
             return self.proc.wait()
         finally:
             self.stop_file.unlink(missing_ok=True)
+            self.config.unlink(missing_ok=True)
 
 
 def backends(cloud: CloudView) -> list[dict]:
@@ -62,4 +64,4 @@ def start(cloud: CloudView, run_dir: Path, max_seconds: float = 3600) -> Probes 
     config = cloud.state_dir / "probes.json"
     proc = process.start_helper("harness.probe.worker", settings, config,
                                 ledger.parent / "worker.log")  # fmt: skip
-    return Probes(proc, ledger, stop_file)
+    return Probes(proc, ledger, stop_file, config)
