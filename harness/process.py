@@ -211,6 +211,20 @@ def start_helper(module: str, settings: dict, config: Path, log: Path) -> subpro
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
 
 
+def stop_helper(proc: subprocess.Popen, stop_file: Path, timeout: float, *files: Path) -> int:
+    """Ask a helper to stop (its stop file), wait `timeout`, then kill it; remove the stop
+    file and `files` (its config) either way. Its exit status."""
+    stop_file.touch()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+    finally:
+        for path in (*files, stop_file):
+            path.unlink(missing_ok=True)
+
+
 # -- signals: the harness's own, so a Ctrl-C or SIGTERM still cleans up ---------------
 
 

@@ -21,15 +21,7 @@ class Load:
 
     def stop(self, timeout: float = 120) -> int:
         """Ask the worker to stop (users finish the task in hand) and wait for it."""
-        self.stop_file.touch()
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-        finally:
-            self.config.unlink(missing_ok=True)  # it holds a password
-            self.stop_file.unlink(missing_ok=True)
+        return process.stop_helper(self.proc, self.stop_file, timeout, self.config)  # a password
 
 
 def start(cloud: CloudView, run_dir: Path, image: str, flavor: str, max_seconds: float = 3600,

@@ -25,15 +25,7 @@ class Probes:
     config: Path
 
     def stop(self, timeout: float = STALL_S + 10) -> int:
-        self.stop_file.touch()
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-        finally:
-            self.stop_file.unlink(missing_ok=True)
-            self.config.unlink(missing_ok=True)
+        return process.stop_helper(self.proc, self.stop_file, timeout, self.config)
 
 
 def backends(cloud: CloudView) -> list[dict]:

@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+NAMED = ((TimeoutError, "timeout"), (ConnectionRefusedError, "refused"),
+         (ConnectionResetError, "reset"))  # fmt: skip
 LINGER_RESET = struct.pack("ii", 1, 0)  # close with a reset: no TIME_WAIT, no half-open peer
 
 
@@ -69,14 +71,8 @@ def connect_once(address: str, port: int, timeout: float) -> str | None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         s.connect((address, port))
         return None
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except ConnectionResetError:
-        return "reset"
     except OSError as e:
-        return errno.errorcode.get(e.errno or 0, type(e).__name__)
+        return _named(e, errno.errorcode.get(e.errno or 0, type(e).__name__))
     finally:
         s.close()
 
@@ -88,16 +84,15 @@ def http_once(address: str, port: int, path: str, timeout: float) -> str | None:
         conn.request("GET", path, headers={"Connection": "close"})
         status = conn.getresponse().status
         return None if status < 500 else f"status {status}"
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except ConnectionResetError:
-        return "reset"
     except (OSError, http.client.HTTPException) as e:
-        return type(e).__name__
+        return _named(e, type(e).__name__)
     finally:
         conn.close()
+
+
+def _named(e: Exception, otherwise: str) -> str:
+    """A probe's failure as the oracle reads it: timeout | refused | reset, else `otherwise`."""
+    return next((name for kind, name in NAMED if isinstance(e, kind)), otherwise)
 
 
 def loop(ledger: Ledger, backend: dict, kind: str, config: dict, stop: threading.Event) -> None:
