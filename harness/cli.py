@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="list prerequisites present and missing")
     lock = sub.add_parser("lock", help="regenerate the lock files of catalogued series")
     lock.add_argument(
-        "series", nargs="*", help="a catalogued series, e.g. 2026.2 (default: every series)"
+        "series",
+        nargs="*",
+        help="a catalogued series, e.g. 2026.2, or tempest (default: every series and tempest)",
     )
     prepare = sub.add_parser(
         "prepare", help="install the Debian packages and build the scenario's release venvs"
@@ -145,8 +147,12 @@ def cmd_doctor(args, state_dir, cache_dir) -> int:
 
 
 def cmd_lock(args, state_dir, cache_dir) -> int:
-    for name in args.series or list(catalog.CATALOG):
-        print(locks.compile_lock(catalog.get(name)))
+    from harness.tempest import install as tempest
+
+    for name in args.series or [*catalog.CATALOG, "tempest"]:
+        print(
+            tempest.compile_lock() if name == "tempest" else locks.compile_lock(catalog.get(name))
+        )
     return 0
 
 

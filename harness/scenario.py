@@ -20,6 +20,7 @@ from harness.errors import UserError
 from harness.releases import catalog, sides
 from harness.releases.sides import Side
 from harness.releases.sources import PROJECT_OF
+from harness.tempest.control import TempestOptions
 
 SCHEMA = json.loads((Path(__file__).parent / "schema" / "scenario.schema.json").read_text())
 # Roles that put one API on a node (role "api" puts all of them): the schema's, which a
@@ -146,6 +147,7 @@ class Scenario:
     plan: PlanOptions = field(default_factory=PlanOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
     latency: LatencyBudget = field(default_factory=LatencyBudget)
+    tempest: TempestOptions = field(default_factory=TempestOptions)
     seed: int | None = None
     description: str = ""
     known_findings: tuple[KnownFinding, ...] = ()
@@ -267,6 +269,7 @@ def parse(data: object, path: Path, sources: bool = True) -> Scenario:
         plan=_plan_options(data.get("plan", {})),
         load=_load_options(data.get("load", {}), path),
         latency=LatencyBudget(**data.get("latency", {})),
+        tempest=_tempest_options(data.get("tempest", {}), path),
         seed=data.get("seed"),
         description=data.get("description", ""),
         known_findings=_known_findings(data.get("known_findings", []), path),
@@ -342,6 +345,14 @@ def _load_options(data: dict, path: Path) -> LoadOptions:
     if low > high:
         raise UserError(f"Scenario {path}: load.think_time [{low:g}, {high:g}] is not [min, max].")
     return options
+
+
+def _tempest_options(data: dict, path: Path) -> TempestOptions:
+    try:
+        re.compile(data.get("regex", ""))
+    except re.error as e:
+        raise UserError(f"Scenario {path}: tempest.regex: {e}.") from None
+    return TempestOptions(**data)
 
 
 def _known_findings(items: list[dict], path: Path) -> tuple[KnownFinding, ...]:

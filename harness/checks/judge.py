@@ -20,12 +20,13 @@ from harness.checks.oracles import (
     rpc_end_to_end,
     schema,
     service_logs,
+    tempest,
 )
 from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
 ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts,
-           procedure, service_logs, latency, schema, disruption)  # fmt: skip
+           procedure, service_logs, latency, schema, disruption, tempest)  # fmt: skip
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

@@ -13,6 +13,7 @@ from harness.load import ledger
 from harness.load.ledger import Operation, Request
 from harness.plan import events as events_mod
 from harness.probe import ledger as probe_ledger
+from harness.tempest import ledger as tempest_ledger
 
 REQUESTS = "load/requests.jsonl"
 BUS_TRACE = "bus/trace.jsonl"
@@ -37,6 +38,7 @@ class RunRecord:
     latency: object | None = None  # the scenario's LatencyBudget (None: its defaults)
     schemas: dict[str, dict[str, str]] | None = None  # rolled|fresh → database → its dump
     probes: list[dict] | None = None  # the probe worker's records; None: no probes ran
+    tempest: list[dict] | None = None  # the tempest runs, in order; None: tempest did not run
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:
@@ -51,6 +53,7 @@ class RunRecord:
             resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
             events=events, logs=_logs(run_dir / LOGS), schemas=_schemas(run_dir / SCHEMA),
             probes=_probes(run_dir / probe_ledger.LEDGER),
+            tempest=_tempest(run_dir / tempest_ledger.LEDGER),
         )  # fmt: skip
 
 
@@ -66,6 +69,10 @@ def _jsonl(path: Path) -> list[dict] | None:
 
 def _probes(path: Path) -> list[dict] | None:
     return probe_ledger.read(path) if path.exists() else None
+
+
+def _tempest(path: Path) -> list[dict] | None:
+    return tempest_ledger.read(path) if path.exists() else None
 
 
 def _schemas(directory: Path) -> dict[str, dict[str, str]] | None:

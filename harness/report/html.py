@@ -54,6 +54,7 @@ def render(results: dict, run_dir: Path) -> str:
         "<h2>Timeline</h2>",
         _timeline_svg(results, record, events, axis),
         _latency(results),
+        _tempest(results),
         _steps(results),
         _findings(results),
     ]
@@ -162,6 +163,32 @@ def _latency(r: dict) -> str:
         "<h2>Latency per API (ms): the baseline before the roll, then each phase</h2>"
         f'<table id="latency"><tr><th rowspan=2>API</th>{head}</tr><tr>{sub}</tr>'
         f"{''.join(rows)}</table>"
+    )
+
+
+def _tempest(r: dict) -> str:
+    """Each tempest run: when, how long, and its tests' outcomes (tempest/<n>-<label>.subunit
+    holds each test); the tests that failed in the baseline, reported and not judged."""
+    counts = r["oracles"].get("tempest") or {}
+    runs = counts.get("results")
+    if not runs:
+        return ""
+    t0 = runs[0]["started"]
+    rows = "".join(
+        f'<tr class="tempest-run"><td>{x["run"]}</td><td>{escape(x["label"])}</td>'
+        f'<td>{x["started"] - t0:.0f}</td><td>{x["ended"] - x["started"]:.0f}</td>'
+        f'<td>{x["tests"]}</td><td>{x["passed"]}</td><td class="{"over" if x["failed"] else ""}">'
+        f'{x["failed"]}</td><td>{x["skipped"]}</td><td>{"yes" if x["cut_short"] else ""}</td></tr>'
+        for x in runs
+    )  # fmt: skip
+    failed = counts.get("baseline_failed") or []
+    note = (f"<p>Failed in the baseline (reported, not judged): "
+            f"{escape(', '.join(failed))}</p>" if failed else "")  # fmt: skip
+    return (
+        "<h2>Tempest: the baseline before the roll, the runs during it and after</h2>"
+        '<table id="tempest"><tr><th>run</th><th>label</th><th>start (s)</th><th>took (s)</th>'
+        "<th>tests</th><th>passed</th><th>failed</th><th>skipped</th><th>cut short</th></tr>"
+        f"{rows}</table>{note}"
     )
 
 

@@ -29,9 +29,12 @@ from harness.progress import log
 from harness.releases import venv
 from harness.report import github, results
 from harness.run import survival
+from harness.run import tempest as tempest_run
 from harness.run.observe import Watch
 from harness.secrets import redact
 from harness.services.nova import smoke
+from harness.tempest import ledger as tempest_ledger
+from harness.tempest.control import Tempest
 
 
 def choose_seed(scenario, seed: int | None) -> int:
@@ -121,11 +124,20 @@ def _roll(target, cloud, plan: planner.Plan, cache_dir: Path, keep: bool, run_di
             _phase(events, "first-server", lambda: smoke.boot_and_delete(cloud))
             _phase(events, "resources", lambda: resources.create(cloud))
             _phase(events, "watch", watch.start)
-            _phase(events, "baseline", lambda: _baseline(cloud.scenario.load.baseline))
+            watch.tempest = _phase(events, "tempest-setup", lambda: tempest_run.open_runner(
+                target, cloud, run_dir, cache_dir))  # fmt: skip
+            _phase(events, "baseline", lambda: _baseline(cloud.scenario.load.baseline,
+                                                         watch.tempest))  # fmt: skip
             context = steps.Context(target.backend, events,
                                     lambda text: redact(text, cloud.secrets.values()))  # fmt: skip
+            if watch.tempest:
+                watch.tempest.start_during()
             runner.execute(plan, context)
+            if watch.tempest:
+                watch.tempest.stop_during()
             summary["verification"] = _phase(events, "verify", lambda: verify(target))
+            if watch.tempest:
+                _phase(events, "tempest-after", lambda: watch.tempest.run(tempest_ledger.AFTER))
             _phase(events, "schema", lambda: target.backend.dump_schemas(run_dir))
     except StepFailed as e:
         summary["error"] = str(e)
@@ -148,11 +160,18 @@ def _roll(target, cloud, plan: planner.Plan, cache_dir: Path, keep: bool, run_di
     return 0 if verdict == "pass" else 1
 
 
-def _baseline(seconds: float) -> None:
-    """The load before the roll: what the latency oracle compares each phase with."""
-    if seconds > 0:
-        log.info("baseline: %g s of load before the first step", seconds)
-        time.sleep(seconds)
+def _baseline(seconds: float, tempest: Tempest | None) -> None:
+    """The load before the roll: what the latency oracle compares each phase with, and
+    tempest's first run, what the tempest oracle compares the later ones with (the load
+    runs beside it, as it will during the roll)."""
+    started = time.monotonic()
+    if tempest is not None:
+        log.info("baseline: tempest's first run, under the load")
+        tempest.run(tempest_ledger.BASELINE)
+    left = seconds - (time.monotonic() - started)
+    if left > 0:
+        log.info("baseline: %g s of load before the first step", left)
+        time.sleep(left)
 
 
 def sides_record(s: scenario_mod.Scenario, venvs: dict[str, str]) -> dict:

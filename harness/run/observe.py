@@ -34,6 +34,7 @@ class Watch:
         self.load: control.Load | None = None
         self.probes: probes.Probes | None = None
         self.settled: dict = {}
+        self.tempest = None  # the run's tempest runner (harness/tempest), when it has one
 
     def start(self) -> None:
         if self.trace_bus:
@@ -63,6 +64,8 @@ class Watch:
         self.events.write("releases", releases=self.releases())
 
     def finish(self, settle_bound: float = 120) -> None:
+        if self.tempest is not None:  # a run the roll's end (or a Ctrl-C) cut short
+            self.tempest.stop_during()
         if self.load is not None:
             status = self.load.stop()
             self.events.write("load-stopped", exit_status=status)

@@ -1,7 +1,7 @@
 """`harness prepare`: everything a scenario's run downloads, fetched ahead of it.
 
 The Debian packages the cloud runs on (as root) and the release venvs of both sides of the
-roll, so that a gate's pre-run step, or a user before a first run, sees any install
+roll and tempest's, so that a gate's pre-run step, or a user before a first run, sees any install
 failure on its own, with its cause, instead of at the start of a 10-minute run.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.backends.embedded import prereqs
 from harness.releases import venv
 from harness.scenario import Scenario
+from harness.tempest import install as tempest
 
 
 @dataclass(frozen=True)
@@ -42,5 +43,10 @@ def venvs(s: Scenario, cache_dir: Path) -> list[Prepared]:
         started = time.monotonic()
         path, built = venv.ensure(side, cache_dir)
         rows.append(Prepared(f"{side.name} venv", "built" if built else "cached",
+                             time.monotonic() - started, str(path)))  # fmt: skip
+    if s.tempest.enabled:
+        started = time.monotonic()
+        path, built = tempest.ensure(cache_dir)
+        rows.append(Prepared("tempest venv", "built" if built else "cached",
                              time.monotonic() - started, str(path)))  # fmt: skip
     return rows

@@ -25,6 +25,7 @@ from harness.checks import judge, record
 from harness.checks.oracles import disruption, hosts, latency, service_logs
 from harness.checks.oracles import resources as resources_oracle
 from harness.checks.oracles import schema as schema_oracle
+from harness.checks.oracles import tempest as tempest_oracle
 from harness.checks.record import RunRecord
 from harness.load import ledger
 from harness.load.ledger import Operation
@@ -35,6 +36,10 @@ from harness.run import job
 from harness.run.observe import Watch
 from harness.scenario import load
 from harness.services.nova import smoke
+from harness.tempest import config as tempest_config
+from harness.tempest import install as tempest_install
+from harness.tempest import ledger as tempest_ledger
+from harness.tempest.control import Tempest, TempestOptions, local
 
 from .conftest import SCENARIO
 
@@ -135,6 +140,45 @@ def test_disruption_excuses_a_drained_restart_and_fires_on_refusals_no_client_sa
         assert e["step"].startswith(FAULT) and e["release"] == "2026.1", e
     # the drained restart refused too, and HAProxy saw it DOWN: all excused
     assert verdict.counts["excused"] >= 2 and verdict.counts["backends"] == 10, verdict.counts
+
+
+IMAGES = "tempest.api.image.v2.test_images.BasicOperationsImagesTest"
+FLAVORS = "tempest.api.compute.flavors.test_flavors.FlavorsV2TestJSON.test_list_flavors"
+
+
+def test_tempest_fires_on_tests_that_passed_before_and_fail_while_glance_is_gone(cloud, tmp_path):
+    """Tempest's baseline passes; with every glance-api stopped (no drain, nothing behind
+    the VIP), the image tests fail and the flavor test still passes; with glance back, the
+    run after passes. Only the image tests are evidence, attributed to the fault step."""
+    venv, _ = tempest_install.ensure(cache.default_cache_dir())
+    image, flavor = smoke.ensure_image_and_flavor(openstack_api.admin(cloud))
+    conf = tempest_config.write(cloud, image, flavor, tmp_path / "tempest" / "tempest.log")
+    options = TempestOptions(regex=rf"^({IMAGES}|{FLAVORS})\b")
+    runner = Tempest(local(venv, conf), cloud.state_dir / "tempest" / "work", tmp_path, options)
+    events = EventLog(tmp_path / "events.jsonl")
+    nodes = [n.name for n in cloud.scenario.serving("glance-api")]
+    try:
+        baseline = runner.run(tempest_ledger.BASELINE)
+        events.write("step-start", id=FAULT, description="glance-api stopped on every node")
+        for node in nodes:
+            operations.stop(cloud, node, "glance-api")
+        try:
+            runner.run(tempest_ledger.DURING)
+        finally:
+            for node in nodes:
+                operations.start(cloud, "glance", node, "glance-api", "2026.1")
+            events.write("step-end", id=FAULT, status="ok")
+        after = runner.run(tempest_ledger.AFTER)
+    finally:
+        events.close()
+    passed = [t for t, r in baseline["tests"].items() if r["status"] == "success"]
+    assert any(t.startswith(IMAGES) for t in passed) and any(t.startswith(FLAVORS) for t in passed)
+    assert all(r["status"] != "fail" for r in after["tests"].values()), after["tests"]
+    verdict = tempest_oracle.check(RunRecord.load(tmp_path))
+    assert verdict.status == "fail", verdict.summary
+    assert verdict.evidence and all(IMAGES in e["test"] for e in verdict.evidence), verdict.evidence
+    assert all(e["label"] == "during" and e["step"].startswith(FAULT) for e in verdict.evidence)
+    assert (tmp_path / "tempest" / "02-during.subunit").stat().st_size > 0
 
 
 def test_schema_passes_on_a_cloud_as_installed_and_fires_on_a_column_left_behind(cloud, tmp_path):

@@ -123,7 +123,7 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     oracles = summary["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus", "rpc_end_to_end",
                             "resources", "hosts", "procedure", "service_logs",
-                            "latency", "schema", "disruption"}  # fmt: skip
+                            "latency", "schema", "disruption", "tempest"}  # fmt: skip
     for name, verdict in oracles.items():  # pass, or fail only as the scenario's known findings
         assert verdict["verdict"] in ("pass", "xfail"), (name, verdict["summary"])
     assert oracles["failed_requests"]["requests"] == len(requests)
@@ -134,6 +134,9 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     assert (oracles["resources"]["resources"], oracles["resources"]["problems"]) == (5, 0)
     assert oracles["hosts"]["checks"] >= 30
     assert oracles["service_logs"]["files"] >= 20  # every service's log was read
+    runs = oracles["tempest"]["runs"]  # a baseline, at least one run during the roll, one after
+    assert runs["baseline"] == 1 and runs["during"] >= 1 and runs["after"] == 1, runs
+    assert oracles["tempest"]["baseline_passed"] >= 20, oracles["tempest"]
 
 
 def test_the_run_folder_holds_the_reports_and_locusts_csvs(rolled):

@@ -1,6 +1,6 @@
 """Recorded runs for the report tests: a run folder written the way `harness run` writes
 one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts, logs,
-probes), with
+probes, tempest runs), with
 a history chosen by the test: a clean run, one with failed requests, or one whose only
 failure is a known finding of its scenario."""
 
@@ -53,6 +53,7 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
     _logs(run_dir)
     _haproxy(run_dir)
     _probes(run_dir)
+    _tempest(run_dir)
     _schemas(run_dir)
     return run_dir
 
@@ -159,6 +160,19 @@ def _probes(run_dir: Path) -> None:
     path = run_dir / "probes" / "probes.jsonl"
     path.parent.mkdir()
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _tempest(run_dir: Path) -> None:
+    """A baseline before the roll, a run during it, one after: the same tests passed."""
+    test = "tempest.api.compute.flavors.test_flavors.FlavorsV2TestJSON.test_list_flavors[id-1]"
+    runs = [(1, "baseline", 1, 9), (2, "during", 10, 30), (3, "after", 31, 39)]
+    lines = [{"run": n, "label": label, "started": T0 + a, "ended": T0 + b, "exit_status": 0,
+              "cut_short": False, "stopping": None,
+              "tests": {test: {"status": "success", "start": T0 + a + 1, "end": T0 + a + 2,
+                               "reason": None}}} for n, label, a, b in runs]  # fmt: skip
+    path = run_dir / "tempest" / "runs.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
 
 
 def _resources() -> dict:

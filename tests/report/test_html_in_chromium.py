@@ -56,11 +56,15 @@ def test_the_report_renders_offline_with_its_timeline_and_tables(browser, tmp_pa
     assert page.locator("#timeline rect.band").count() == len(STEPS)
     lanes = page.locator("#timeline text.lane").all_text_contents()
     assert "controller nova-conductor" in lanes and len(lanes) == 3
-    assert page.locator("#oracles tr.oracle").count() == 11
+    assert page.locator("#oracles tr.oracle").count() == 12
     assert page.locator("#steps tr.step").count() == len(STEPS)
     # the latency table: one API, its baseline (before step 6.5) and phase 6 side by side
     assert page.locator("#latency tr.latency").count() == 1
     assert page.locator("#latency th[colspan]").all_text_contents() == ["baseline", "6"]
+    # the tempest table: the baseline, the run during the roll and the one after
+    runs = page.locator("#tempest tr.tempest-run")
+    assert [runs.nth(i).locator("td").nth(1).inner_text() for i in range(runs.count())] == [
+        "baseline", "during", "after"]  # fmt: skip
     # three failures sent in seconds 11 and 12 of the run: two red marks
     assert page.locator("#timeline rect.failure").count() == (2 if kind == "fail" else 0)
     # The script ties a step's row to its band.

@@ -115,6 +115,8 @@ NEVER = {
                      "harness.checks", "harness.report", "harness.plan"),
     "harness.probe": ("harness.backends.embedded", "harness.backends.devstack", "harness.run",
                       "harness.checks", "harness.report", "harness.plan", "harness.load"),
+    "harness.tempest": ("harness.backends.embedded", "harness.backends.devstack", "harness.run",
+                        "harness.checks", "harness.report", "harness.plan", "harness.load"),
     "harness.bus": ("harness.backends.embedded", "harness.backends.devstack", "harness.run",
                     "harness.checks", "harness.report", "harness.plan"),
     "harness.checks": ("harness.backends", "harness.services", "harness.run", "harness.report"),

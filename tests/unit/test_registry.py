@@ -92,5 +92,5 @@ def test_the_docs_name_every_oracle_and_every_services_procedure():
     oracles = (ROOT / "docs" / "oracles.md").read_text()
     assert [o.NAME for o in judge.ORACLES if f"`{o.NAME}`" not in oracles] == []
     readme = (ROOT / "README.md").read_text()
-    assert f"with {len(judge.ORACLES)} oracles" in readme.replace("eleven", "11")
+    assert f"with {len(judge.ORACLES)} oracles" in readme.replace("twelve", "12")
     assert [s.project for s in ORDER if f"\n| {s.project} |" not in readme] == []

@@ -1,0 +1,95 @@
+"""Oracle 12, tempest: a tempest test that passed before the roll passes during and after
+it. Tempest is what every OpenStack gate reads; run again and again while the roll goes
+(over the drained API nodes too), it asks the cloud what the load does not: create,
+show, update and delete through each API with fresh projects and users.
+
+The baseline is the first run, before the roll's first step. A test that failed there is
+reported, not judged (the cloud as installed cannot pass it). A later run's failure of a
+test that passed in the baseline fails the oracle, and so does a class fixture's failure
+(`setUpClass (…)`: its tests never ran) for a class whose tests passed in the baseline,
+and a baseline test missing from a later run that the harness did not cut short.
+
+Evidence, one per failed test and run: {"test", "run", "label": during | after, "start",
+"end", "reason" (the traceback's last line), "step" (the step in progress when it began),
+"steps" (the steps its own span covered), "run_steps" (those its run spanned)}.
+"""
+
+from __future__ import annotations
+
+from harness.checks.record import RunRecord
+from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+from harness.tempest import ledger
+
+NAME = "tempest"
+UNIT = "tests"
+
+
+def check(record: RunRecord) -> Verdict:
+    runs = record.tempest
+    if runs is None:
+        return Verdict(NAME, UNKNOWN, "tempest did not run (scenario tempest.enabled: false)")
+    baseline = next((r for r in runs if r["label"] == ledger.BASELINE), None)
+    if baseline is None or not baseline["tests"]:
+        return Verdict(NAME, UNKNOWN, "no tempest baseline run to compare with")
+    passed = {t for t, r in baseline["tests"].items() if r["status"] in ledger.PASSED}
+    classes = {ledger.test_class(t) for t in passed}
+    later = [r for r in runs if r is not baseline]
+    evidence = [e for run in later for e in _failures(run, passed, classes, record)]
+    counts = {
+        "runs": {label: sum(r["label"] == label for r in runs)
+                 for label in (ledger.BASELINE, ledger.DURING, ledger.AFTER)},
+        "baseline_passed": len(passed),
+        "baseline_failed": sorted(t for t, r in baseline["tests"].items()
+                                  if r["status"] in ledger.FAILED),
+        "results": [_tally(r) for r in runs],
+    }  # fmt: skip
+    if not later:
+        return Verdict(NAME, UNKNOWN, "tempest ran only its baseline", counts)
+    if not evidence:
+        tests = sum(len(r["tests"]) for r in later)
+        summary = (f"{len(passed)} baseline tests passed again in {len(later)} runs during "
+                   f"and after the roll ({tests} test results)")  # fmt: skip
+        return Verdict(NAME, PASS, summary, counts)
+    e = evidence[0]
+    return Verdict(NAME, FAIL, f"{len(evidence)} tempest failures of tests that passed before "
+                   f"the roll; first: {e['test']} in the {e['label']} run {e['run']}, during "
+                   f"{e['step'] or 'no step'}: {e['reason']}", counts, evidence)  # fmt: skip
+
+
+def _failures(run: dict, passed: set[str], classes: set[str], record: RunRecord) -> list[dict]:
+    out = []
+    for test, r in sorted(run["tests"].items(), key=lambda kv: kv[1]["start"] or 0):
+        fixture = "(" in test  # setUpClass (…), tearDownClass (…)
+        judged = test in passed or (fixture and ledger.test_class(test) in classes)
+        # The harness ending a run mid-test may fail what was running: not the cloud's doing.
+        cut = run.get("stopping") is not None and (r["end"] or 0) >= run["stopping"]
+        if judged and r["status"] in ledger.FAILED and not cut:
+            out.append(_evidence(test, r["start"], r["end"], r["reason"], run, record))
+    if not run.get("cut_short"):
+        why = "the run timed out" if run.get("exit_status") is None else "the run ended without it"
+        for test in sorted(passed - set(run["tests"])):
+            if not any(_fixture_of(t, test) for t in run["tests"]):  # a fixture said why
+                out.append(_evidence(test, None, None, f"not run: {why}", run, record))
+    return out
+
+
+def _fixture_of(candidate: str, test: str) -> bool:
+    return "(" in candidate and ledger.test_class(candidate) == ledger.test_class(test)
+
+
+def _evidence(test: str, start, end, reason, run: dict, record: RunRecord) -> dict:
+    t0 = start if start is not None else run["started"]
+    t1 = end if end is not None else run["ended"]
+    tl = record.timeline
+    return {"test": test, "run": run["run"], "label": run["label"], "start": start, "end": end,
+            "reason": reason, "step": tl.step_at(t0), "steps": tl.steps_between(t0, t1),
+            "run_steps": tl.steps_between(run["started"], run["ended"])}  # fmt: skip
+
+
+def _tally(run: dict) -> dict:
+    statuses = [r["status"] for r in run["tests"].values()]
+    return {"run": run["run"], "label": run["label"], "started": run["started"],
+            "ended": run["ended"], "tests": len(statuses),
+            "passed": sum(s in ledger.PASSED for s in statuses),
+            "failed": sum(s in ledger.FAILED for s in statuses),
+            "skipped": statuses.count("skip"), "cut_short": bool(run.get("cut_short"))}  # fmt: skip

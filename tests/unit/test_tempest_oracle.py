@@ -1,0 +1,220 @@
+"""The tempest oracle on recorded runs, the subunit parsing that records them, and the
+config tempest gets from the cloud's facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import stat
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import subunit
+
+from harness.checks.oracles import tempest
+from harness.checks.record import RunRecord
+from harness.checks.timeline import Timeline
+from harness.errors import UserError
+from harness.run import tempest as run_tempest
+from harness.tempest import config, ledger
+from harness.tempest.control import Tempest, TempestOptions
+
+A = "tempest.api.compute.servers.test_create_server.ServersTestJSON.test_list_servers[id-1,smoke]"
+B = "tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_delete_image[id-2]"
+C = "tempest.api.network.test_ports.PortsTestJSON.test_show_port[id-3]"
+B_FIXTURE = "setUpClass (tempest.api.image.v2.test_images.BasicOperationsImagesTest)"
+STEPS = [(100.0, 130.0, "6.1 nova-api on controller: drain, stop, upgrade, start"),
+         (130.0, 160.0, "6.2 nova-api on compute-api: drain, stop, upgrade, start")]  # fmt: skip
+
+
+def stream(*tests: tuple[str, str, float, str | None]) -> bytes:
+    """A subunit v2 stream as stestr writes it: each test in progress, then its status."""
+    out = io.BytesIO()
+    writer = subunit.StreamResultToBytes(out)
+    for test_id, status, t, traceback in tests:
+        when = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+        writer.status(test_id=test_id, test_status="inprogress", timestamp=when)
+        files = {"file_name": "traceback", "file_bytes": traceback.encode(),
+                 "mime_type": "text/plain"} if traceback else {}  # fmt: skip
+        end = when + dt.timedelta(seconds=2)
+        writer.status(test_id=test_id, test_status=status, timestamp=end, **files)
+    return out.getvalue()
+
+
+def test_a_subunit_stream_gives_each_tests_status_times_and_exception():
+    raw = stream((A, "success", 10.0, None),
+                 (C, "fail", 20.0, "Traceback (most recent call last):\n  File x\n"
+                                   "tempest.lib.exceptions.ServerFault: Got server fault\n"),
+                 (B, "skip", 30.0, None))  # fmt: skip
+    tests = ledger.parse(io.BytesIO(raw))
+    assert tests[A] == {"status": "success", "start": 10.0, "end": 12.0, "reason": None}
+    assert tests[C]["status"] == "fail"
+    assert tests[C]["reason"] == "tempest.lib.exceptions.ServerFault: Got server fault"
+    assert tests[B]["status"] == "skip"
+    raw = stream((A, "fail", 10.0, "Traceback:\n  File rest_client.py\n    raise exceptions.X(\n"
+                                   "tempest.lib.exceptions.UnexpectedResponseCode: Unexpected "
+                                   "response code received\nDetails: 503\n"))  # fmt: skip
+    assert ledger.parse(io.BytesIO(raw))[A]["reason"] == (
+        "tempest.lib.exceptions.UnexpectedResponseCode: Unexpected response code received "
+        "Details: 503")  # fmt: skip
+
+
+def test_a_fixture_and_a_test_name_their_class():
+    assert ledger.test_class(B_FIXTURE) == ledger.test_class(B)
+    assert ledger.test_class(A).endswith("ServersTestJSON")
+
+
+def run(n, label, tests, started=0.0, ended=1000.0, **extra):
+    return {"run": n, "label": label, "started": started, "ended": ended, "exit_status": 0,
+            "cut_short": False, "tests": tests, **extra}  # fmt: skip
+
+
+def result(status, start, reason=None):
+    return {"status": status, "start": start, "end": start + 2, "reason": reason}
+
+
+def record(*runs) -> RunRecord:
+    return RunRecord(timeline=Timeline(STEPS, []), tempest=list(runs))
+
+
+BASELINE = run(1, "baseline", {A: result("success", 10), B: result("success", 12),
+                               C: result("fail", 14, "NotFound")}, ended=50)  # fmt: skip
+
+
+def test_passes_when_every_baseline_pass_passes_again_and_reports_baseline_failures():
+    during = run(2, "during", {A: result("success", 110), B: result("success", 112),
+                               C: result("fail", 114, "NotFound")}, 100, 150)  # fmt: skip
+    after = run(3, "after", {A: result("success", 210), B: result("success", 212)}, 200, 250)
+    v = tempest.check(record(BASELINE, during, after))
+    assert v.status == "pass", v.summary
+    assert v.counts["baseline_failed"] == [C]  # reported, not judged
+    assert v.counts["runs"] == {"baseline": 1, "during": 1, "after": 1}
+
+
+def test_fails_on_a_baseline_pass_failing_later_attributed_to_its_steps():
+    during = run(2, "during", {A: result("fail", 128, "ServerFault: 500"),
+                               B: result("success", 140), C: result("success", 141)},
+                 100, 170)  # fmt: skip
+    v = tempest.check(record(BASELINE, during))
+    assert v.status == "fail"
+    [e] = v.evidence
+    assert (e["test"], e["label"], e["reason"]) == (A, "during", "ServerFault: 500")
+    assert e["step"].startswith("6.1 ")
+    assert [s.split()[0] for s in e["steps"]] == ["6.1", "6.2"]  # 128 to 130: both
+    assert [s.split()[0] for s in e["run_steps"]] == ["6.1", "6.2"]
+
+
+def test_a_failed_class_fixture_fails_the_tests_it_kept_from_running():
+    during = run(2, "during", {A: result("success", 110),
+                               B_FIXTURE: result("fail", 140, "IdentityError: 503")},
+                 100, 150)  # fmt: skip
+    v = tempest.check(record(BASELINE, during))
+    assert [e["test"] for e in v.evidence] == [B_FIXTURE]  # B is not also "not run"
+
+
+def test_a_baseline_test_missing_from_a_whole_run_fails_but_not_from_one_cut_short():
+    whole = run(2, "during", {A: result("success", 110)}, 100, 150)
+    assert [(e["test"], e["reason"]) for e in tempest.check(record(BASELINE, whole)).evidence] \
+        == [(B, "not run: the run ended without it")]  # fmt: skip
+    timed_out = run(2, "during", {A: result("success", 110)}, 100, 150, exit_status=None)
+    assert tempest.check(record(BASELINE, timed_out)).evidence[0]["reason"] == \
+        "not run: the run timed out"  # fmt: skip
+    cut = run(2, "during", {A: result("success", 110)}, 100, 150, cut_short=True, stopping=140)
+    assert tempest.check(record(BASELINE, cut)).status == "pass"
+
+
+def test_what_failed_after_the_harness_ended_a_run_is_not_judged():
+    cut = run(2, "during", {A: result("success", 110), B: result("fail", 139, "killed")},
+              100, 150, cut_short=True, stopping=140)  # fmt: skip
+    assert tempest.check(record(BASELINE, cut)).status == "pass"
+    early = run(2, "during", {A: result("success", 110), B: result("fail", 120, "500")},
+                100, 150, cut_short=True, stopping=140)  # fmt: skip
+    assert tempest.check(record(BASELINE, early)).status == "fail"
+
+
+def test_cannot_judge_without_runs_or_without_a_baseline():
+    assert tempest.check(RunRecord()).status == "unknown"
+    assert tempest.check(record(run(1, "during", {A: result("success", 1)}))).status == "unknown"
+    assert tempest.check(record(BASELINE)).status == "unknown"  # nothing after it
+
+
+def test_the_config_comes_from_the_clouds_facts_and_only_its_owner_reads_it(tmp_path):
+    cloud = SimpleNamespace(auth_url="http://10.250.0.10:5000/v3", state_dir=tmp_path,
+                            secrets={"user-admin": "s3cret"})  # fmt: skip
+    path = config.write(cloud, "img-1", "fl-1", tmp_path / "tempest.log")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "uri_v3 = http://10.250.0.10:5000/v3\n" in text
+    assert "admin_password = s3cret" in text and "image_ref = img-1" in text
+    assert "nova = true" in text and "cinder = false" in text
+    assert "create_isolated_networks = false" in text
+
+
+def test_a_bad_tempest_regex_is_bad_input(tmp_path: Path):
+    from harness import scenario
+
+    base = (Path(__file__).resolve().parents[2] / "scenarios" / "nova-rolling.yaml").as_posix()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {base}\ntempest:\n  regex: 'tempest.api.(compute'\n")
+    with pytest.raises(UserError, match="tempest.regex") as e:
+        scenario.load(bad)
+    assert e.value.exit_status == 2
+    good = tmp_path / "good.yaml"
+    good.write_text(f"extends: {base}\ntempest:\n  regex: 'tempest.api.compute'\n  during: false\n")
+    options = scenario.load(good).tempest
+    assert (options.regex, options.during, options.enabled) == ("tempest.api.compute", False, True)
+
+
+FAKE_TEMPEST = """
+import sys, time, datetime as dt, subunit
+out = subunit.StreamResultToBytes(sys.stdout.buffer)
+now = dt.datetime.now(dt.timezone.utc)
+out.status(test_id="t.A.test_a", test_status="inprogress", timestamp=now)
+out.status(test_id="t.A.test_a", test_status="success", timestamp=now)
+sys.stdout.flush()
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def fake(seconds: float):
+    return lambda args: [sys.executable, "-c", FAKE_TEMPEST, str(seconds), *args]
+
+
+def test_a_run_records_its_tests_and_one_cut_short_says_so(tmp_path):
+    runner = Tempest(fake(0), tmp_path / "work", tmp_path, TempestOptions(regex="t"))
+    done = runner.run(ledger.BASELINE)
+    assert (done["exit_status"], done["cut_short"]) == (0, False)
+    assert done["tests"]["t.A.test_a"]["status"] == "success"
+    slow = Tempest(fake(60), tmp_path / "work", tmp_path, TempestOptions(regex="t"))
+    slow.count = 1
+    slow.start_during()
+    deadline = time.monotonic() + 30
+    while slow._proc is None and time.monotonic() < deadline:  # the first run has begun
+        time.sleep(0.05)
+    started = time.monotonic()
+    slow.stop_during()
+    assert time.monotonic() - started < 15  # ended, not waited for
+    runs = ledger.read(tmp_path / ledger.LEDGER)
+    assert [(r["run"], r["label"], r["cut_short"]) for r in runs] == [
+        (1, "baseline", False), (2, "during", True)]  # fmt: skip
+    assert runs[1]["stopping"] is not None and (tmp_path / "tempest" / "02-during.subunit").exists()
+
+
+def test_a_run_past_its_timeout_is_ended_and_what_it_missed_is_judged(tmp_path):
+    runner = Tempest(fake(60), tmp_path / "work", tmp_path, TempestOptions(run_timeout=1))
+    done = runner.run(ledger.DURING)
+    assert (done["exit_status"], done["cut_short"]) == (None, False)
+
+
+def test_devstacks_tempest_runs_on_the_controller_over_ssh_with_the_regex_quoted():
+    argv = run_tempest.on_devstack_node("ssh://stack@10.0.0.11:2222?sudo=true&ssh_identity_file=/k")(
+        ["--regex", "^tempest\\.api\\.(compute|image) x", "--subunit"])  # fmt: skip
+    assert argv[:7] == ["ssh", "-o", "BatchMode=yes", "-p", "2222", "-i", "/k"]
+    assert argv[7] == "stack@10.0.0.11"
+    assert argv[8].startswith("cd /opt/stack/tempest && ")
+    assert argv[8].endswith("run --regex '^tempest\\.api\\.(compute|image) x' --subunit")
+    here = run_tempest.on_devstack_node("local://")(["--subunit"])
+    assert here[:2] == ["bash", "-c"] and "exec $T run --subunit" in here[2]
