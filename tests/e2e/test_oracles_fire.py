@@ -138,8 +138,9 @@ def test_disruption_excuses_a_drained_restart_and_fires_on_refusals_no_client_sa
     for e in verdict.evidence:
         assert "connect refused" in e["kinds"] and e["seconds"] < 2.0, e  # 2 s apart
         assert e["step"].startswith(FAULT) and e["release"] == "2026.1", e
-    # the drained restart refused too, and HAProxy saw it DOWN: all excused
-    assert verdict.counts["excused"] >= 2 and verdict.counts["backends"] == 10, verdict.counts
+    # the drained restart refused too (probes, maybe HAProxy's check): excused, no outage of
+    # compute-api above; how many probes its few down seconds meet depends on the machine
+    assert verdict.counts["excused"] >= 1 and verdict.counts["backends"] == 10, verdict.counts
 
 
 IMAGES = "tempest.api.image.v2.test_images.BasicOperationsImagesTest"

@@ -88,17 +88,17 @@ def test_the_test_env_installs_from_nothing(fresh):
     not prereqs.is_root() and bool(prereqs.missing_packages()),
     reason="needs root, or the Debian packages already installed (uwsgi compiles with gcc)",
 )
-def test_the_upgrade_env_and_both_release_venvs_build_from_nothing(fresh):
+def test_the_upgrade_env_both_release_venvs_and_tempest_build_from_nothing(fresh):
     repo, env = fresh
     run(["./toxw", "-e", "upgrade", "--notest"], repo, env)
     out = run([".tox/upgrade/bin/harness", "prepare", SCENARIO], repo, env)
     venvs = Path(env["HOME"]) / ".cache" / "upgrade-harness" / "venvs"
     built = sorted(p.name.split("-")[0] for p in venvs.iterdir() if (p / ".complete").exists())
-    assert built == ["2026.1", "2026.2"], out[-2000:]
-    for series in built:
-        assert f"{series} venv      built" in out, out[-2000:]
-    nova = next(venvs.glob("2026.2-*")) / "bin" / "nova-manage"
-    assert nova.exists()
+    assert built == ["2026.1", "2026.2", "tempest"], out[-2000:]
+    for name in built:
+        assert f"{name} venv      built" in out, out[-2000:]
+    for venv, command in (("2026.2-*", "nova-manage"), ("tempest-*", "tempest")):
+        assert (next(venvs.glob(venv)) / "bin" / command).exists(), command
 
 
 @pytest.mark.skipif(not prereqs.is_root() or not shutil.which("apt-get"),

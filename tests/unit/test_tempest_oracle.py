@@ -14,14 +14,18 @@ from types import SimpleNamespace
 import pytest
 import subunit
 
+from harness import scenario
+from harness.checks import findings
 from harness.checks.oracles import tempest
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
+from harness.checks.verdict import FAIL, XFAIL
 from harness.errors import UserError
 from harness.run import tempest as run_tempest
 from harness.tempest import config, ledger
 from harness.tempest.control import Tempest, TempestOptions
 
+ROOT = Path(__file__).resolve().parents[2]
 A = "tempest.api.compute.servers.test_create_server.ServersTestJSON.test_list_servers[id-1,smoke]"
 B = "tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_delete_image[id-2]"
 C = "tempest.api.network.test_ports.PortsTestJSON.test_show_port[id-3]"
@@ -105,6 +109,41 @@ def test_fails_on_a_baseline_pass_failing_later_attributed_to_its_steps():
     assert e["step"].startswith("6.1 ")
     assert [s.split()[0] for s in e["steps"]] == ["6.1", "6.2"]  # 128 to 130: both
     assert [s.split()[0] for s in e["run_steps"]] == ["6.1", "6.2"]
+
+
+SERVER, OTHER = "f754382f-4c05-4acc-a462-061d33b37aed", "15aae088-6c42-4efe-af78-c7fa64da5df4"
+TEARDOWN = "tearDownClass (tempest.api.compute.servers.test_create_server.ServersTestJSON)"
+FANOUT_LOG = (
+    "{t} 5622 ERROR nova.compute.manager [None req-5b 90b 3ae - - default default] [instance: "
+    "{uuid}] Unexpected build failure, not rescheduling build.: oslo_messaging.exceptions."
+    "MessageDeliveryFailure: Unable to connect to AMQP server on 10.251.0.11:5672 after inf "
+    "tries: Basic.publish: (404) NOT_FOUND - no exchange 'scheduler_fanout' in vhost '/'\n"
+)
+
+
+def fanout_roll(logged_uuid: str) -> RunRecord:
+    """A teardown that could not delete its server (as in CI's roll), and a compute's log
+    whose build failure names logged_uuid."""
+    reason = (f"Details: Server {SERVER} failed to delete and is in ERROR status. Fault: "
+              "{'code': 500, 'message': 'MessageDeliveryFailure'}.")  # fmt: skip
+    during = run(2, "during", {A: result("success", 110), B: result("success", 112),
+                               TEARDOWN: result("fail", 128, reason)}, 100, 150)  # fmt: skip
+    r = record(BASELINE, during)
+    r.logs = {"controller/nova-compute.log": FANOUT_LOG.format(t="2026-12-04 01:24:46.927",
+                                                                uuid=logged_uuid)}  # fmt: skip
+    return r
+
+
+def test_a_failure_is_joined_to_the_log_record_naming_its_server_and_waived_only_so():
+    known = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml").known_findings
+    joined = tempest.check(fanout_roll(SERVER))
+    [e] = joined.evidence
+    assert (e["logged"]["process"], e["logged"]["node"]) == ("nova-compute", "controller")
+    assert SERVER in e["logged"]["message"] and "scheduler_fanout" in e["logged"]["message"]
+    assert findings.apply([joined], known)[0][0].status == XFAIL
+    apart = tempest.check(fanout_roll(OTHER))  # the log names another server: no join
+    assert apart.evidence[0]["logged"] is None
+    assert findings.apply([apart], known)[0][0].status == FAIL
 
 
 def test_a_failed_class_fixture_fails_the_tests_it_kept_from_running():

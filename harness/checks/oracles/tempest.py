@@ -9,19 +9,30 @@ test that passed in the baseline fails the oracle, and so does a class fixture's
 (`setUpClass (…)`: its tests never ran) for a class whose tests passed in the baseline,
 and a baseline test missing from a later run that the harness did not cut short.
 
+The services' logs are joined through the resources a failure names: tempest's reason
+names the server (or image, port, ...) that went wrong by its UUID, and the first error
+record in any service's log that names it ("logged": process, node, t, message) says why,
+so a known finding can match the mechanism (seen: a server tempest could not delete was in
+ERROR because its compute's fanout cast to the scheduler failed; only the compute's log
+says so).
+
 Evidence, one per failed test and run: {"test", "run", "label": during | after, "start",
 "end", "reason" (the traceback's last line), "step" (the step in progress when it began),
-"steps" (the steps its own span covered), "run_steps" (those its run spanned)}.
+"steps" (the steps its own span covered), "run_steps" (those its run spanned), "logged"}.
 """
 
 from __future__ import annotations
 
+import re
+
+from harness.checks.oracles import service_logs
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.tempest import ledger
 
 NAME = "tempest"
 UNIT = "tests"
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
 def check(record: RunRecord) -> Verdict:
@@ -35,6 +46,7 @@ def check(record: RunRecord) -> Verdict:
     classes = {ledger.test_class(t) for t in passed}
     later = [r for r in runs if r is not baseline]
     evidence = [e for run in later for e in _failures(run, passed, classes, record)]
+    _join_logs(evidence, record.logs)
     counts = {
         "runs": {label: sum(r["label"] == label for r in runs)
                  for label in (ledger.BASELINE, ledger.DURING, ledger.AFTER)},
@@ -84,6 +96,18 @@ def _evidence(test: str, start, end, reason, run: dict, record: RunRecord) -> di
     return {"test": test, "run": run["run"], "label": run["label"], "start": start, "end": end,
             "reason": reason, "step": tl.step_at(t0), "steps": tl.steps_between(t0, t1),
             "run_steps": tl.steps_between(run["started"], run["ended"])}  # fmt: skip
+
+
+def _join_logs(evidence: list[dict], logs: dict[str, str] | None) -> None:
+    """Each failure's "logged": the first error record naming a UUID its reason names."""
+    records = (
+        sorted(service_logs.parse_all(logs)[0], key=lambda r: r.t) if evidence and logs else []
+    )
+    for e in evidence:
+        ids = set(UUID.findall(e["reason"] or ""))
+        first = next((r for r in records if ids and any(i in r.lines[0] for i in ids)), None)
+        e["logged"] = first and {"process": first.process, "node": first.node, "t": first.t,
+                                 "message": first.lines[0][: service_logs.TEXT]}  # fmt: skip
 
 
 def _tally(run: dict) -> dict:
