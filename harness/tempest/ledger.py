@@ -20,6 +20,7 @@ LEDGER = f"{FOLDER}/runs.jsonl"
 BASELINE, DURING, AFTER = "baseline", "during", "after"
 PASSED = ("success", "xfail")
 FAILED = ("fail", "uxsuccess")
+REASON = 600  # characters kept: a waiter names the request it waited on at the end, past 300
 EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Fault|Failure|Code|Timeout|\w*Found|"
                        r"Conflict|Forbidden|Unauthorized|BadRequest)\b: ")  # fmt: skip
 
@@ -60,7 +61,7 @@ def _reason(test: dict) -> str:
         if not lines:
             continue
         starts = [i for i, line in enumerate(lines) if EXCEPTION.match(line)]
-        return " ".join(lines[starts[-1] if starts else -1 :])[:300]
+        return " ".join(lines[starts[-1] if starts else -1 :])[:REASON]
     return "failed (no traceback)"
 
 

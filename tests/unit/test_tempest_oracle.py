@@ -146,6 +146,41 @@ def test_a_failure_is_joined_to_the_log_record_naming_its_server_and_waived_only
     assert findings.apply([apart], known)[0][0].status == FAIL
 
 
+SETUP = "setUpClass (tempest.api.compute.servers.test_create_server.ServersTestJSON)"
+REQ = "req-ce6c6a7b-626e-48a1-812f-86b99080d645"
+SCHEDULER_LOG = (
+    "2026-12-04 01:54:01.200 17042 ERROR oslo_messaging.rpc.server [None {req} ba5 745 - - "
+    "default default] Exception during message handling: RuntimeError: Cannot create the "
+    "cell_worker thread pool executor because shutdown has been started.\n"
+)
+
+
+def scheduler_roll(logged_request: str) -> RunRecord:
+    """A class whose server failed to build (CI's roll, 6.19: the stopping scheduler), and
+    the scheduler's error record of logged_request."""
+    reason = (f"tempest.exceptions.BuildErrorException: Server {OTHER} failed to build and "
+              "is in ERROR status Details: Fault: {'code': 500, 'message': 'RuntimeError'}. "
+              "Request ID of server operation performed before checking the server status "
+              f"{REQ}.")  # fmt: skip
+    during = run(2, "during", {B: result("success", 112), SETUP: result("fail", 128, reason)},
+                 100, 150)  # fmt: skip
+    r = record(BASELINE, during)
+    r.logs = {"controller/nova-scheduler.log": SCHEDULER_LOG.format(req=logged_request)}
+    return r
+
+
+def test_a_failure_is_joined_to_the_log_record_of_the_request_its_waiter_names():
+    known = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml").known_findings
+    joined = tempest.check(scheduler_roll(REQ))
+    [e] = joined.evidence  # the fixture: the class's tests it kept from running are its
+    assert e["test"] == SETUP and e["logged"]["process"] == "nova-scheduler"
+    assert e["lost_message"] is None  # no bus trace recorded here
+    assert findings.apply([joined], known)[0][0].status == XFAIL
+    apart = tempest.check(scheduler_roll("req-00000000-626e-48a1-812f-86b99080d645"))
+    assert apart.evidence[0]["logged"] is None
+    assert findings.apply([apart], known)[0][0].status == FAIL
+
+
 def test_a_failed_class_fixture_fails_the_tests_it_kept_from_running():
     during = run(2, "during", {A: result("success", 110),
                                B_FIXTURE: result("fail", 140, "IdentityError: 503")},

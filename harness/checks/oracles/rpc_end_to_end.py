@@ -37,11 +37,9 @@ def check(record: RunRecord) -> Verdict:
               "errored": sum(op.final == "ERROR" for op in lost)}  # fmt: skip
     if not lost:
         return Verdict(NAME, PASS, f"all {len(ops)} accepted operations completed", counts)
-    by_request = _by_request(record.bus)
-    answered = {
-        m["msg_id"] for m in record.bus or () if m.get("role") == "reply" and m.get("msg_id")
-    }
-    logged = _first_errors(record.logs)
+    by_request = messages_by_request(record.bus)
+    answered = answered_calls(record.bus)
+    logged = first_errors(record.logs)
     evidence = [
         {**_evidence(op, record, by_request.get(op.request_id, []), answered),
          "logged": logged.get(op.request_id)}
@@ -70,11 +68,11 @@ def _evidence(op: Operation, record: RunRecord, messages: list[dict], answered: 
             "accepted": op.accepted, "final": op.final,
             "accepted_during": record.timeline.step_at(op.accepted), "steps": steps,
             "began_within_1s": soon,
-            "lost_message": _lost_message(messages, answered, record),
+            "lost_message": lost_message(messages, answered, record),
             "client": op.client}  # fmt: skip
 
 
-def _first_errors(logs: dict[str, str] | None) -> dict[str, dict]:
+def first_errors(logs: dict[str, str] | None) -> dict[str, dict]:
     """request id → its first error record in any service's log."""
     out: dict[str, dict] = {}
     records, _ = service_logs.parse_all(logs or {})
@@ -85,7 +83,12 @@ def _first_errors(logs: dict[str, str] | None) -> dict[str, dict]:
     return out
 
 
-def _by_request(bus: list[dict] | None) -> dict[str, list[dict]]:
+def answered_calls(bus: list[dict] | None) -> set[str]:
+    """Every msg_id the bus saw a reply to (a reply carries no context, only the id)."""
+    return {m["msg_id"] for m in bus or () if m.get("role") == "reply" and m.get("msg_id")}
+
+
+def messages_by_request(bus: list[dict] | None) -> dict[str, list[dict]]:
     """request id → its messages' trace records, in time order."""
     out: dict[str, list[dict]] = {}
     for m in sorted(bus or (), key=lambda m: m["t"]):
@@ -94,7 +97,7 @@ def _by_request(bus: list[dict] | None) -> dict[str, list[dict]]:
     return out
 
 
-def _lost_message(messages: list[dict], answered: set[str], record: RunRecord) -> dict | None:
+def lost_message(messages: list[dict], answered: set[str], record: RunRecord) -> dict | None:
     """Where the request's work stopped: a call delivered and never answered; else the
     request's last cast that was delivered — the message that put the work in the hands
     of the process that held it last (a call it made since was answered, so the work came

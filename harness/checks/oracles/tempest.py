@@ -9,30 +9,35 @@ test that passed in the baseline fails the oracle, and so does a class fixture's
 (`setUpClass (…)`: its tests never ran) for a class whose tests passed in the baseline,
 and a baseline test missing from a later run that the harness did not cut short.
 
-The services' logs are joined through the resources a failure names: tempest's reason
-names the server (or image, port, ...) that went wrong by its UUID, and the first error
-record in any service's log that names it ("logged": process, node, t, message) says why,
-so a known finding can match the mechanism (seen: a server tempest could not delete was in
-ERROR because its compute's fanout cast to the scheduler failed; only the compute's log
-says so).
+The services' logs and the bus trace are joined through what a failure's reason names:
+the server (or image, port, ...) that went wrong, by its UUID, and the request tempest's
+waiter last made, by its id. The first error record in any service's log that names
+either ("logged": process, node, t, message) says why, and the request's RPC messages say
+where its work stopped ("lost_message", as the end-to-end ledger finds it), so a known
+finding can match the mechanism, not the moment (seen: a server tempest could not delete
+was in ERROR because its compute's fanout cast to the scheduler failed, which only the
+compute's log says; a build the stopping scheduler failed, named by its request).
 
 Evidence, one per failed test and run: {"test", "run", "label": during | after, "start",
 "end", "reason" (the traceback's last line), "step" (the step in progress when it began),
-"steps" (the steps its own span covered), "run_steps" (those its run spanned), "logged"}.
+"steps" (the steps its own span covered), "run_steps" (those its run spanned), "logged",
+"lost_message"}.
 """
 
 from __future__ import annotations
 
 import re
 
-from harness.checks.oracles import service_logs
+from harness.checks.oracles import rpc_end_to_end, service_logs
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.tempest import ledger
 
 NAME = "tempest"
 UNIT = "tests"
-UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REQUEST = re.compile(rf"req-{_ID}")  # tempest's waiters name the request they waited on
+UUID = re.compile(rf"(?<![-\w]){_ID}\b")  # a server, image, port ... (not a request id)
 
 
 def check(record: RunRecord) -> Verdict:
@@ -46,7 +51,7 @@ def check(record: RunRecord) -> Verdict:
     classes = {ledger.test_class(t) for t in passed}
     later = [r for r in runs if r is not baseline]
     evidence = [e for run in later for e in _failures(run, passed, classes, record)]
-    _join_logs(evidence, record.logs)
+    _join(evidence, record)
     counts = {
         "runs": {label: sum(r["label"] == label for r in runs)
                  for label in (ledger.BASELINE, ledger.DURING, ledger.AFTER)},
@@ -98,16 +103,24 @@ def _evidence(test: str, start, end, reason, run: dict, record: RunRecord) -> di
             "run_steps": tl.steps_between(run["started"], run["ended"])}  # fmt: skip
 
 
-def _join_logs(evidence: list[dict], logs: dict[str, str] | None) -> None:
-    """Each failure's "logged": the first error record naming a UUID its reason names."""
-    records = (
-        sorted(service_logs.parse_all(logs)[0], key=lambda r: r.t) if evidence and logs else []
-    )
+def _join(evidence: list[dict], record: RunRecord) -> None:
+    """Each failure's "logged" (the first error record naming a request or a resource its
+    reason names) and "lost_message" (where its request's RPC work stopped, from the bus
+    trace, as the end-to-end ledger finds it)."""
+    if not evidence:
+        return
+    records = sorted(service_logs.parse_all(record.logs or {})[0], key=lambda r: r.t)
+    by_request = rpc_end_to_end.messages_by_request(record.bus)
+    answered = rpc_end_to_end.answered_calls(record.bus)
     for e in evidence:
-        ids = set(UUID.findall(e["reason"] or ""))
-        first = next((r for r in records if ids and any(i in r.lines[0] for i in ids)), None)
+        requests = set(REQUEST.findall(e["reason"] or ""))
+        uuids = set(UUID.findall(e["reason"] or ""))
+        first = next((r for r in records if requests & set(r.requests)
+                      or any(u in r.lines[0] for u in uuids)), None)  # fmt: skip
         e["logged"] = first and {"process": first.process, "node": first.node, "t": first.t,
                                  "message": first.lines[0][: service_logs.TEXT]}  # fmt: skip
+        traced = next((by_request[r] for r in sorted(requests) if r in by_request), [])
+        e["lost_message"] = rpc_end_to_end.lost_message(traced, answered, record)
 
 
 def _tally(run: dict) -> dict:
