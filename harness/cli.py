@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import signal
 import sys
 from pathlib import Path
 
@@ -111,6 +112,10 @@ def _selftest_parser(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     progress.setup(args.verbose)
+    # A shell without job control starts `harness ... &` with SIGINT ignored, and Python
+    # then leaves it ignored: an interrupt sent to it (a CI job cancelled, `kill -INT`)
+    # must still tear down what it started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     state_dir = args.state_dir or default_state_dir()
     cache_dir = args.cache_dir or cache.default_cache_dir()
     try:
