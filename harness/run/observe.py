@@ -66,6 +66,7 @@ class Watch:
     def finish(self, settle_bound: float = 120) -> None:
         if self.tempest is not None:  # a run the roll's end (or a Ctrl-C) cut short
             self.tempest.stop_during()
+            self.tempest.close()
         if self.load is not None:
             status = self.load.stop()
             self.events.write("load-stopped", exit_status=status)

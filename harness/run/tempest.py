@@ -26,7 +26,7 @@ def open_runner(target, cloud: CloudView, run_dir: Path, cache_dir: Path) -> Tem
     venv, _ = install.ensure(cache_dir)
     image, flavor = smoke.ensure_image_and_flavor(openstack_api.admin(cloud))
     conf = config.write(cloud, image, flavor, run_dir / ledger.FOLDER / "tempest.log")
-    return Tempest(local(venv, conf), work, run_dir, options)
+    return Tempest(local(venv, conf), work, run_dir, options, config=conf)
 
 
 def on_devstack_node(url: str) -> Command:

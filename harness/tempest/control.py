@@ -11,7 +11,9 @@ goes to the run folder too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -57,8 +59,10 @@ def local(venv: Path, conf: Path) -> Command:
 
 
 class Tempest:
-    def __init__(self, command: Command, work: Path, run_dir: Path, options: TempestOptions):
-        self.command, self.work, self.options = command, work, options
+    def __init__(self, command: Command, work: Path, run_dir: Path, options: TempestOptions,
+                 config: Path | None = None):  # fmt: skip
+        """`config`: the tempest.conf the harness wrote for it, removed by close()."""
+        self.command, self.work, self.options, self.config = command, work, options, config
         self.out = run_dir / ledger.FOLDER
         self.out.mkdir(parents=True, exist_ok=True)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -68,6 +72,15 @@ class Tempest:
         self._stopping: float | None = None  # when stop_during asked the run to end
         self._loop: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Remove its work dir and its config (which holds the admin password) from the
+        state dir: the run folder keeps what tempest said."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        for path in (self.config,) if self.config else ():
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # their folder, unless something else is in it
+            self.work.parent.rmdir()
 
     def run(self, label: str) -> dict:
         """One run to its end (or its timeout, or stop()); its record."""

@@ -103,6 +103,7 @@ def test_the_report_folder_holds_every_log_and_no_secret(rolled):
 
 
 def test_down_after_a_kept_run_leaves_nothing(rolled, state_dir):
+    assert not (state_dir / "tempest").exists()  # its config (a password) went with the run
     assert harness(state_dir, "down").returncode == 0
     after = footprint(state_dir)
     assert after.empty(), after

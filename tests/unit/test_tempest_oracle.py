@@ -308,6 +308,18 @@ def test_a_run_records_its_tests_and_one_cut_short_says_so(tmp_path):
     assert runs[1]["stopping"] is not None and (tmp_path / "tempest" / "02-during.subunit").exists()
 
 
+def test_closing_removes_its_work_dir_and_config_from_the_state_dir_not_its_records(tmp_path):
+    scratch, run_dir = tmp_path / "state" / "tempest", tmp_path / "run"
+    conf = scratch / "tempest.conf"
+    scratch.mkdir(parents=True)
+    conf.write_text("[auth]\nadmin_password = s3cret\n")
+    runner = Tempest(fake(0), scratch / "work", run_dir, TempestOptions(regex="t"), config=conf)
+    runner.run(ledger.BASELINE)
+    runner.close()
+    assert not scratch.exists()  # the password went with it
+    assert (run_dir / ledger.FOLDER / "01-baseline.subunit").exists()
+
+
 def test_a_run_past_its_timeout_is_ended_and_what_it_missed_is_judged(tmp_path):
     runner = Tempest(fake(60), tmp_path / "work", tmp_path, TempestOptions(run_timeout=1))
     done = runner.run(ledger.DURING)
