@@ -77,8 +77,8 @@ class Tempest:
         """Remove its work dir and its config (which holds the admin password) from the
         state dir: the run folder keeps what tempest said."""
         shutil.rmtree(self.work, ignore_errors=True)
-        for path in (self.config,) if self.config else ():
-            path.unlink(missing_ok=True)
+        if self.config is not None:
+            self.config.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # their folder, unless something else is in it
             self.work.parent.rmdir()
 

@@ -78,8 +78,7 @@ def first_errors(logs: dict[str, str] | None) -> dict[str, dict]:
     records, _ = service_logs.parse_all(logs or {})
     for r in sorted(records, key=lambda r: r.t):
         for request in r.requests:
-            out.setdefault(request, {"process": r.process, "node": r.node, "t": r.t,
-                                     "message": r.lines[0][: service_logs.TEXT]})  # fmt: skip
+            out.setdefault(request, service_logs.brief(r))
     return out
 
 

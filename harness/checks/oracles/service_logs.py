@@ -106,6 +106,11 @@ def check(record: RunRecord) -> Verdict:
     return Verdict(NAME, FAIL, summary, counts, evidence)
 
 
+def brief(r: LogRecord) -> dict:
+    """A record as another oracle's evidence names it ("logged")."""
+    return {"process": r.process, "node": r.node, "t": r.t, "message": r.lines[0][:TEXT]}
+
+
 def parse_all(logs: dict[str, str]) -> tuple[list[LogRecord], dict[tuple, float]]:
     """Every collected log's error records, and (node, process, pid) → its first line's time."""
     found, firsts = [], {}

@@ -117,8 +117,7 @@ def _join(evidence: list[dict], record: RunRecord) -> None:
         uuids = set(UUID.findall(e["reason"] or ""))
         first = next((r for r in records if requests & set(r.requests)
                       or any(u in r.lines[0] for u in uuids)), None)  # fmt: skip
-        e["logged"] = first and {"process": first.process, "node": first.node, "t": first.t,
-                                 "message": first.lines[0][: service_logs.TEXT]}  # fmt: skip
+        e["logged"] = service_logs.brief(first) if first else None
         traced = next((by_request[r] for r in sorted(requests) if r in by_request), [])
         e["lost_message"] = rpc_end_to_end.lost_message(traced, answered, record)
 
