@@ -203,14 +203,24 @@ def test_the_embedded_job_rolls_to_the_change_and_its_depends_on():
     assert master[4] == "scenarios/nova-master.yaml" and master[5:] == argv[5:]
 
 
-def render_multinode(items: list[dict], branch: str = "stable/2026.2") -> list[str]:
-    """The multinode job's command line for the changes `items` (Zuul's zuul.items)."""
+def job_vars(name: str) -> dict:
+    """A job's variables as Zuul merges them: its parent's, then its own over them."""
+    job = of_kind("job")[name]
+    parent = job.get("parent")
+    inherited = job_vars(parent) if parent in of_kind("job") else {}
+    return {**inherited, **job.get("vars", {})}
+
+
+def render_multinode(items: list[dict], branch: str = "stable/2026.2",
+                     name: str = "upgrade-harness-multinode") -> list[str]:  # fmt: skip
+    """A multinode job's command line for the changes `items` (Zuul's zuul.items)."""
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     defaults = load(ROOT / "roles" / "run-upgrade-harness" / "defaults" / "main.yaml")
-    job = of_kind("job")["upgrade-harness-multinode"]["vars"]
+    job = job_vars(name)
     context = {"zuul": {"items": items, "branch": branch},
+               "upgrade_harness_scenario": job["upgrade_harness_scenario"],
                "upgrade_harness_nodes_file": job["upgrade_harness_nodes_file"],
                "upgrade_harness_rolled_projects": defaults["upgrade_harness_rolled_projects"],
                "upgrade_harness_source_root": defaults["upgrade_harness_source_root"]}  # fmt: skip
@@ -251,6 +261,23 @@ def test_the_multinode_job_rolls_to_the_changes_cloned_on_every_node():
     assert include == {"name": "run-upgrade-harness", "tasks_from": "clone-sources"}
     assert plays.index(cloning) < next(i for i, p in enumerate(plays)
                                        if p["hosts"] == "controller")  # fmt: skip
+
+
+def test_the_multinode_master_job_rolls_the_newest_release_to_the_changes_at_master():
+    items = [{"project": zuul_project("openstack/nova", "nova"), "branch": "master"}]
+    argv = render_multinode(items, "master", "upgrade-harness-multinode-master")
+    i = argv.index("scenarios/nova-master.yaml") + 1
+    assert argv[i:] == ["--source", "nova=/opt/stack/new/nova", "--constraints",
+                        "/opt/stack/new/requirements/upper-constraints.txt"]  # fmt: skip
+    assert "scenarios/nova-rolling.yaml" not in argv
+
+
+@pytest.mark.parametrize("name", ["upgrade-harness-multinode", "upgrade-harness-multinode-master"])
+def test_each_multinode_job_deploys_the_release_its_scenario_rolls_from(name):
+    # devstack deploys override-checkout's branch; the harness rolls from the scenario's side
+    job = of_kind("job")[name]
+    scenario = load(ROOT / job_vars(name)["upgrade_harness_scenario"])
+    assert job["override-checkout"] == f"stable/{scenario['releases']['from']}"
 
 
 def test_collect_role_returns_report_html_and_junit_as_artifacts():
