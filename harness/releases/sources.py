@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
+from packaging.version import Version
 
 from harness.errors import UserError
-from harness.releases.catalog import PROJECTS
+from harness.releases.catalog import CATALOG, PROJECTS, Series
 
 # What users call a project → its PyPI name (the catalog's).
 # (A unit test ties it to the services' registry: each service's project and package.)
@@ -145,6 +146,29 @@ def _tree_digest(path: Path) -> str:
             continue
         digest.update(str(rel).encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()
+
+
+def check_series(src: Source, version: str, series: Series, catalogued: bool) -> None:
+    """A source must be its side's code. Every rolled project bumps its major version once
+    a series, so pbr's version says which series a tree is: a stable/2026.1 checkout given
+    as the 2026.2 side would otherwise be rolled to and judged as 2026.2. A side the
+    catalog does not list (master) is newer than every release."""
+    name = PROJECT_OF.get(src.project, src.project)
+    major = Version(version).major
+    series_of = {Version(s.versions[src.project]).major: s.name for s in CATALOG.values()}
+    newest = max(series_of)
+    wanted = Version(series.versions[src.project]).major
+    if (major == wanted) if catalogued else (major > newest):
+        return
+    if major in series_of:
+        hint = f"roll it as the {series_of[major]} side"
+    elif major > newest:
+        hint = "roll it as a side the catalog does not list (releases.to: {series: master})"
+    else:
+        hint = "the catalog has no release it belongs to"
+    want = f"{name} {wanted}.x" if catalogued else f"newer than {name} {newest}.x"
+    raise UserError(f"Source {src.path} is {name} {version}, but the {series.name} side "
+                    f"needs {want}; {hint}.")  # fmt: skip
 
 
 def describe(src: dict) -> str:

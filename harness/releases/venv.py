@@ -21,11 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from packaging.utils import parse_wheel_filename
+
 from harness.errors import UserError
 from harness.releases import constraints as constraints_mod
-from harness.releases.catalog import PROJECTS, Series, uv_binary
+from harness.releases.catalog import PROJECTS, Series, is_catalogued, uv_binary
 from harness.releases.sides import Side
-from harness.releases.sources import Source, canonicalize
+from harness.releases.sources import Source, canonicalize, check_series
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def _build_wheel(side: Side, src: Source, out: Path) -> Path:
     built = sorted(set(out.glob("*.whl")) - before)
     if len(built) != 1:
         raise UserError(f"Building {src.path} gave {len(built)} wheels, not one.")
+    _, version, _, _ = parse_wheel_filename(built[0].name)
+    check_series(src, str(version), side.series, is_catalogued(side.series.name))
     return built[0]
 
 

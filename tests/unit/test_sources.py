@@ -3,6 +3,7 @@ identity (the venv's cache key), and every bad input as one sentence (exit statu
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -332,3 +333,31 @@ def test_the_old_side_must_be_a_catalogued_release(tmp_path):
     with pytest.raises(UserError, match=r"release 'from' \(master\) must be a catalogued"):
         scenario.load(case)
     assert cli.main(["plan", str(case)]) == 2
+
+
+# -- a source is its side's series' code -----------------------------------------------------
+
+
+@pytest.mark.parametrize("version, side, message", [
+    ("33.0.1", "2026.2", "needs nova 34.x; roll it as the 2026.1 side."),
+    ("35.0.0.0b1", "2026.2", "needs nova 34.x; roll it as a side the catalog does not list"),
+    ("34.0.1", "master", "needs newer than nova 34.x; roll it as the 2026.2 side."),
+    ("12.0.0", "2026.2", "the catalog has no release it belongs to."),
+])  # fmt: skip
+def test_a_source_of_another_series_is_refused(tmp_path, version, side, message):
+    src = sources.Source("nova", tmp_path, "d")
+    series = catalog.get(side) if catalog.is_catalogued(side) else catalog.unreleased(side)
+    with pytest.raises(UserError, match=re.escape(message)):
+        sources.check_series(src, version, series, catalog.is_catalogued(side))
+
+
+@pytest.mark.parametrize("project, version, side", [
+    ("nova", "34.0.0", "2026.2"),
+    ("nova", "34.0.1.dev3", "2026.2"),  # a backport on stable/2026.2, as pbr versions it
+    ("nova", "35.0.0.0b1", "master"),
+    ("openstack-placement", "16.1.0", "2026.2"),
+])  # fmt: skip
+def test_a_source_of_its_side_s_series_is_taken(tmp_path, project, version, side):
+    series = catalog.get(side) if catalog.is_catalogued(side) else catalog.unreleased(side)
+    sources.check_series(sources.Source(project, tmp_path, "d"), version, series,
+                         catalog.is_catalogued(side))  # fmt: skip
