@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,7 +33,12 @@ def version() -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     p.add_argument("--state-dir", type=Path, default=None, help="where the cloud's record lives")
-    p.add_argument("--cache-dir", type=Path, default=None, help="where release venvs are cached")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where venvs, sdists and patched trees are cached",
+    )
     p.add_argument("-v", "--verbose", action="store_true",
                    help="debug lines on the console too: each command the harness runs and "
                         "its output (a run's steps/ logs hold them always)")  # fmt: skip
@@ -117,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     # must still tear down what it started.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     state_dir = args.state_dir or default_state_dir()
+    if args.cache_dir:  # what reading a scenario fetches (sdists, patched trees) goes there too
+        os.environ["HARNESS_CACHE_DIR"] = str(args.cache_dir.resolve())
     cache_dir = args.cache_dir or cache.default_cache_dir()
     try:
         return COMMANDS[args.command](args, state_dir, cache_dir)

@@ -43,6 +43,7 @@ def test_version_and_every_positional_argument_has_help(capsys):
 def test_doctor_fails_only_on_what_the_harness_cannot_install(rows, status, monkeypatch,
                                                               tmp_path, capsys):  # fmt: skip
     monkeypatch.setattr(prereqs, "checks", lambda: rows)
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))  # main sets it; restored after
     assert cli.main(["--cache-dir", str(tmp_path), "doctor"]) == status
     out = capsys.readouterr().out
     assert ("later" in out) == (status == 0) and ("MISSING" in out) == (status == 2)

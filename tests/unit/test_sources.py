@@ -284,6 +284,20 @@ def test_a_patch_applies_to_the_cached_sdist_and_a_bad_one_is_refused(tmp_path):
     assert len(list((tmp_path / "cache" / "patched").iterdir())) == 1  # nothing half-made left
 
 
+def test_patched_trees_go_to_the_cache_dir_the_command_line_names(tmp_path, monkeypatch, capsys):
+    for where in ("default", "given"):
+        tree(tmp_path / where / "sdists" / "nova-34.0.0", pkg_info=True)
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "default"))
+    diff = tmp_path / "log.diff"
+    diff.write_text("--- a/nova/manager.py\n+++ b/nova/manager.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n")
+    case = tmp_path / "patched.yaml"
+    case.write_text(f"extends: {DEFAULT}\nname: patched\nreleases:\n  to:\n    series: '2026.2'"
+                    f"\n    sources:\n      nova: {{patch: {diff}}}\n")  # fmt: skip
+    assert cli.main(["--cache-dir", str(tmp_path / "given"), "plan", str(case)]) == 0
+    assert len(list((tmp_path / "given" / "patched").iterdir())) == 1
+    assert not (tmp_path / "default" / "patched").exists()
+
+
 # -- a target the catalog does not list yet (master) ----------------------------------------
 
 
