@@ -152,13 +152,14 @@ def check_series(src: Source, version: str, series: Series, catalogued: bool) ->
     """A source must be its side's code. Every rolled project bumps its major version once
     a series, so pbr's version says which series a tree is: a stable/2026.1 checkout given
     as the 2026.2 side would otherwise be rolled to and judged as 2026.2. A side the
-    catalog does not list (master) is newer than every release."""
+    catalog does not list (master) is not older than the newest release: pbr may version
+    master as that release's next patch (past its rc1 tag) until the next cycle tags it."""
     name = PROJECT_OF.get(src.project, src.project)
     major = Version(version).major
     series_of = {Version(s.versions[src.project]).major: s.name for s in CATALOG.values()}
     newest = max(series_of)
     wanted = Version(series.versions[src.project]).major
-    if (major == wanted) if catalogued else (major > newest):
+    if (major == wanted) if catalogued else (major >= newest):
         return
     if major in series_of:
         hint = f"roll it as the {series_of[major]} side"
@@ -166,7 +167,7 @@ def check_series(src: Source, version: str, series: Series, catalogued: bool) ->
         hint = "roll it as a side the catalog does not list (releases.to: {series: master})"
     else:
         hint = "the catalog has no release it belongs to"
-    want = f"{name} {wanted}.x" if catalogued else f"newer than {name} {newest}.x"
+    want = f"{name} {wanted}.x" if catalogued else f"{name} {newest}.x or newer"
     raise UserError(f"Source {src.path} is {name} {version}, but the {series.name} side "
                     f"needs {want}; {hint}.")  # fmt: skip
 

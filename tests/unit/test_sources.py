@@ -355,7 +355,7 @@ def test_the_old_side_must_be_a_catalogued_release(tmp_path):
 @pytest.mark.parametrize("version, side, message", [
     ("33.0.1", "2026.2", "needs nova 34.x; roll it as the 2026.1 side."),
     ("35.0.0.0b1", "2026.2", "needs nova 34.x; roll it as a side the catalog does not list"),
-    ("34.0.1", "master", "needs newer than nova 34.x; roll it as the 2026.2 side."),
+    ("33.0.1", "master", "needs nova 34.x or newer; roll it as the 2026.1 side."),
     ("12.0.0", "2026.2", "the catalog has no release it belongs to."),
 ])  # fmt: skip
 def test_a_source_of_another_series_is_refused(tmp_path, version, side, message):
@@ -369,6 +369,7 @@ def test_a_source_of_another_series_is_refused(tmp_path, version, side, message)
     ("nova", "34.0.0", "2026.2"),
     ("nova", "34.0.1.dev3", "2026.2"),  # a backport on stable/2026.2, as pbr versions it
     ("nova", "35.0.0.0b1", "master"),
+    ("nova", "34.0.1.dev120", "master"),  # master past 2026.2's rc1 tag, as pbr versions it
     ("openstack-placement", "16.1.0", "2026.2"),
 ])  # fmt: skip
 def test_a_source_of_its_side_s_series_is_taken(tmp_path, project, version, side):
