@@ -13,7 +13,7 @@ import configparser
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -45,6 +45,8 @@ class OnDevstack:
     configs: tuple[str, ...]  # the files an option is set in; the first is the main one
     api_path: str | None = None  # where devstack's Apache serves the API on its node
     fronted: bool = False  # the plugin's HAProxy balances the API over every API node
+    # the harness's database name → devstack's, where they differ (nova's cell1)
+    databases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

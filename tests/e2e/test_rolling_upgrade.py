@@ -107,6 +107,8 @@ def test_down_after_a_kept_run_leaves_nothing(rolled, state_dir):
     assert harness(state_dir, "down").returncode == 0
     after = footprint(state_dir)
     assert after.empty(), after
+    # nor a file: the services' home (stevedore's cache under it), configs, records, keys
+    assert sorted(p.name for p in state_dir.iterdir()) == []
 
 
 def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):

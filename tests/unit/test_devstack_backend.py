@@ -390,3 +390,106 @@ def test_the_nodes_file_names_its_cloud_else_os_cloud_does(tmp_path, monkeypatch
     monkeypatch.setenv("OS_CLOUD", "my-admin")
     assert devstack_nodes.parse(doc, tmp_path / "n.yaml").cloud == "my-admin"
     assert devstack_nodes.parse({**doc, "cloud": "named"}, tmp_path / "n.yaml").cloud == "named"
+
+
+# -- the schema oracle's dumps on devstack --------------------------------------------------
+
+
+def table(name: str, column: str = "id") -> str:
+    return (
+        f"CREATE TABLE `{name}` (\n  `{column}` int(11) NOT NULL,\n  PRIMARY KEY (`{column}`)\n);\n"
+    )
+
+
+class DatabaseNode(ScriptedNode):
+    """A devstack controller's MariaDB: mysqldump answers each database's tables (devstack
+    names nova's cell database nova_cell1, and cell0 has a cell's tables; a scratch database
+    `X__fresh` holds what the target's sync made of X), and `extra` more in rolled ones."""
+
+    def __init__(self, name: str, extra: dict[str, str] | None = None):
+        super().__init__(name)
+        self.extra = extra or {}
+
+    def answer(self, cmd: str) -> str:
+        if "mysqldump" not in cmd:
+            return super().answer(cmd)
+        name = cmd.split()[-1]
+        base = name.removesuffix(ds.SCRATCH)
+        cell = base in ("nova_cell0", "nova_cell1")  # cell databases: nova's tables
+        tables = table(f"{'nova' if cell else base}_main")
+        if name == base and name in self.extra:
+            tables += table(self.extra[name])
+        return tables
+
+
+def dumped(site, tmp_path, extra=None):
+    backend, nodes = backend_for(site)
+    node = DatabaseNode("controller", extra)
+    backend.hosts["controller"] = Host(node)
+    node.set_host(backend.hosts["controller"])
+    assert backend.dump_schemas(tmp_path / "run") is True
+    return node, tmp_path / "run" / "schema"
+
+
+def test_devstack_dumps_each_database_and_a_fresh_install_of_the_target(site, tmp_path):
+    node, out = dumped(site, tmp_path)
+    databases = {s.database for svc in BY_NAME.values() for s in svc.schemas}
+    assert {p.stem for p in (out / "rolled").glob("*.sql")} == databases
+    assert {p.stem for p in (out / "fresh").glob("*.sql")} == databases
+    # devstack's nova_cell1 is the harness's nova; cell0 is a cell database like it
+    assert (out / "rolled" / "nova.sql").read_text() == table("nova_main")
+    assert (out / "fresh" / "nova_cell0.sql").read_text() == (
+        out / "fresh" / "nova.sql"
+    ).read_text()
+    venv = ds.Layout().venv("2026.2")
+    syncs = [c for c in node.commands if f"{venv}/bin/" in c]
+    assert len(syncs) == len([s for svc in BY_NAME.values() for s in svc.schemas if s.command])
+    nova = next(c for c in syncs if "api_db sync" in c)
+    # the service's own connection, read on the node, with the scratch database in it
+    assert "iniget /etc/nova/nova.conf api_database connection" in nova
+    assert "nova_api__fresh" in nova and "OS_API_DATABASE__CONNECTION=" in nova
+    creates = [i for i, c in enumerate(node.commands) if "CREATE DATABASE" in c]
+    drops = [i for i, c in enumerate(node.commands) if "DROP DATABASE IF EXISTS" in c]
+    assert len(creates) == len(syncs) and len(drops) == len(BY_NAME)  # one drop per service
+    assert all(c.startswith("sudo -u stack -H ") for c in node.commands if "mysql" in c)
+
+
+def test_the_schema_oracle_judges_devstack_s_dumps(site, tmp_path):
+    from harness.checks.oracles import schema
+    from harness.checks.record import RunRecord
+
+    _, out = dumped(site, tmp_path)
+    verdict = schema.check(RunRecord.load(out.parent))
+    assert verdict.status == "pass", verdict.summary
+    _, out = dumped(site, tmp_path / "left", extra={"neutron": "vips"})
+    verdict = schema.check(RunRecord.load(out.parent))
+    assert verdict.status == "fail"
+    assert [(e["database"], e["table"]) for e in verdict.evidence] == [("neutron", "vips")]
+
+
+def test_a_fresh_sync_connects_to_its_scratch_database_with_the_services_own_credentials(
+    tmp_path,
+):
+    # devstack's iniget, a sudo that runs what it is given, the target venv's nova-manage
+    (tmp_path / "devstack" / "inc").mkdir(parents=True)
+    (tmp_path / "devstack" / "inc" / "ini-config").write_text(
+        'iniget() { [ "$1 $2 $3" = "/etc/nova/nova.conf api_database connection" ] && '
+        "echo 'mysql+pymysql://root:s3cret@10.0.0.11/nova_api?charset=utf8&plugin=dbcounter'; }\n"
+    )
+    bin_dir = tmp_path / "bin"
+    tool = tmp_path / "releases" / "2026.2" / "bin" / "nova-manage"
+    for path, text in ((bin_dir / "sudo", 'shift 2; exec "$@"'),
+                       (tool, 'echo "$OS_API_DATABASE__CONNECTION $*"')):  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"#!/bin/sh\n{text}\n")
+        path.chmod(0o755)
+    layout = ds.Layout(devstack=str(tmp_path / "devstack"), releases=str(tmp_path / "releases"))
+    api = BY_NAME["nova"].schemas[0]
+    command = ds.fresh_sync_command(layout, "nova", api, "2026.2")
+    assert "s3cret" not in command  # read on the node, never sent
+    done = subprocess.run(command, shell=True, capture_output=True, text=True,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "mysql+pymysql://root:s3cret@10.0.0.11/nova_api__fresh?charset=utf8&plugin=dbcounter",
+        "api_db", "sync"]  # fmt: skip

@@ -294,9 +294,41 @@ class Devstack:
         return {node: self.node_releases(node) for node in self.hosts}
 
     def dump_schemas(self, run_dir: Path) -> bool:
-        # devstack's database root credentials are the node's, not ours: not yet (the
-        # schema oracle then says it could not judge)
-        return False
+        """schema/rolled/ (devstack's databases now) and schema/fresh/ (the target's sync
+        commands into scratch databases), named as the embedded backend names them, on the
+        controller's database as devstack's user."""
+        out = run_dir / "schema"
+        for which in ("rolled", "fresh"):
+            (out / which).mkdir(parents=True, exist_ok=True)
+        controller = self.scenario.controller.name
+        for svc in (s for s in BY_NAME.values() if s.schemas and s.devstack):
+            for schema in svc.schemas:
+                name = ds.database(svc.project, schema.database)
+                dump = self.run(controller, ds.dump_command(self.layout, name))
+                (out / "rolled" / f"{schema.database}.sql").write_text(dump)
+            fresh = self._fresh(svc, self.scenario.release_to)
+            for schema in svc.schemas:
+                text = fresh[schema.like or schema.database]
+                (out / "fresh" / f"{schema.database}.sql").write_text(text)
+        return True
+
+    def _fresh(self, svc, series: str) -> dict[str, str]:
+        """database → a fresh install's dump, made now in scratch databases then dropped."""
+        controller = self.scenario.controller.name
+        own = [s for s in svc.schemas if s.command]
+        scratch = {s.database: s.database + ds.SCRATCH for s in own}
+        log.info("schema: a fresh %s install on %s", svc.project, series)
+        try:
+            for name in scratch.values():
+                create = f"CREATE DATABASE `{name}` CHARACTER SET utf8"
+                self.run(controller, ds.mysql(self.layout, "mysql", "-e", create))
+            for s in own:
+                self.run(controller, ds.fresh_sync_command(self.layout, svc.project, s, series))
+            return {database: self.run(controller, ds.dump_command(self.layout, name))
+                    for database, name in scratch.items()}  # fmt: skip
+        finally:  # best effort: a failed sync must not leave its scratch databases behind
+            drop = "".join(f"DROP DATABASE IF EXISTS `{name}`;" for name in scratch.values())
+            self.hosts[controller].run(ds.mysql(self.layout, "mysql", "-e", drop))
 
     def fault(self, action: str, node: str | None, target: str | None, ledger: Path) -> None:
         raise StepFailed(

@@ -169,3 +169,44 @@ def _haproxy(line: str, layout: Layout) -> Command:
     return Command(
         "*api", f"echo {shlex.quote(line)} | socat stdio unix-connect:{layout.admin_socket}"
     )
+
+
+# -- the schema oracle's dumps ---------------------------------------------------------------
+
+SCRATCH = "__fresh"  # suffix of the scratch databases a fresh install goes into
+DUMP_ARGS = ("--no-data", "--skip-comments", "--compact", "--skip-dump-date",
+             "--skip-add-drop-table")  # fmt: skip
+
+
+def database(service: str, name: str) -> str:
+    """devstack's name of one of the service's databases (nova's cell is nova_cell1)."""
+    return BY_NAME[service].devstack.databases.get(name, name)
+
+
+def mysql(layout: Layout, tool: str, *args: str) -> str:
+    """mysql or mysqldump as devstack's user, whose ~/.my.cnf (devstack writes it) holds
+    the database's credentials: no password is in the command."""
+    return f"sudo -u {layout.user} -H {shlex.join([tool, *args])}"
+
+
+def dump_command(layout: Layout, name: str) -> str:
+    """`mysqldump --no-data` of one database, as the embedded backend dumps it."""
+    return mysql(layout, "mysqldump", *DUMP_ARGS, name)
+
+
+def fresh_sync_command(layout: Layout, service: str, schema, series: str) -> str:
+    """The schema's sync command, from the target's venv, into its scratch database: the
+    connection is the service's own (its main config file, read on the node with
+    devstack's iniget, so the password never leaves the node) with the scratch database's
+    name in it, given through oslo.config's environment variable."""
+    group, _, option = schema.option.partition(".")
+    config = BY_NAME[service].devstack.configs[0]
+    scratch = schema.database + SCRATCH
+    tool, *args = schema.command.split()
+    sync = shlex.join([f"{layout.venv(series)}/bin/{tool}", *args])
+    script = (
+        f"source {layout.devstack}/inc/ini-config && "
+        f"u=$(iniget {config} {group} {option} | sed -E 's#^([^:]+://[^/]*/)[^?]*#\\1{scratch}#')"
+        f' && [ -n "$u" ] && exec sudo -u {layout.user} env {schema.env}="$u" {sync}'
+    )
+    return f"bash -c {shlex.quote(script)}"

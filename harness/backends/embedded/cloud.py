@@ -64,6 +64,7 @@ class Cloud:
         state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(state_dir, 0o755)  # mysql must traverse it to its data dir
         (state_dir / SECRETS).unlink(missing_ok=True)
+        (state_dir / "home").mkdir(mode=0o700, exist_ok=True)
         cloud = cls(scenario, state_dir)
         cloud.record["scenario_data"] = scenario_data
         cloud.save()
@@ -198,7 +199,8 @@ class Cloud:
         bin_dir = self.venv(series) / "bin"
         env = {
             "PATH": f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.state_dir),
+            # a home of its own, removed at down: stevedore caches entry points under it
+            "HOME": str(self.state_dir / "home"),
             "LANG": "C.UTF-8",
             "VIRTUAL_ENV": str(self.venv(series)),
             "PYTHONUNBUFFERED": "1",

@@ -212,7 +212,9 @@ def teardown(cloud: Cloud) -> None:
     if cloud.record["bridge"]:
         netns.delete_link(cloud.record["bridge"])
     cloud.forget()
-    for sub in ("nodes", "shared", "logs", "ssh"):  # ssh: the SSH transport's keys
+    # ssh: the SSH transport's keys; tempest: its config (a password), if an interrupt came
+    # between writing it and the run holding it
+    for sub in ("nodes", "shared", "logs", "ssh", "home", "tempest"):
         shutil.rmtree(cloud.state_dir / sub, ignore_errors=True)
     log.info("down: %d processes stopped, %d namespaces and the bridge removed",
              len(stops), len(cloud.record["namespaces"]))  # fmt: skip

@@ -40,6 +40,7 @@ class Nova(Service):
          "nova-scheduler": "n-sch", "nova-compute": "n-cpu"},
         # devstack gives nova-compute a file of its own: a pin must reach it too
         ("/etc/nova/nova.conf", "/etc/nova/nova-cpu.conf"), "/compute", fronted=True,
+        databases={"nova": "nova_cell1"},  # singleconductor: nova.conf's cell is cell1
     )  # fmt: skip
     packaged_files = {"etc/nova/api-paste.ini": "api-paste.ini"}
     actions = {
