@@ -91,3 +91,40 @@ def test_the_loads_warm_up_is_not_baseline():
     v = judged(reqs)
     assert v.status == FAIL and v.evidence[0]["baseline_ms"] == 10.0, v.summary
     assert judged(reqs, LatencyBudget(warmup_s=0)).status == PASS
+
+
+SHORT = [
+    {"t": 0.0, "event": "phase-start", "phase": "baseline"},
+    {"t": 30.0, "event": "phase-end", "phase": "baseline"},
+] + [
+    e
+    for i, phase in enumerate(("keystone", "glance", "placement"))
+    for e in ({"t": 30.0 + 10 * i, "event": "step-start", "id": f"{i + 2}.1", "phase": phase,
+               "description": f"{phase} x"},
+              {"t": 40.0 + 10 * i, "event": "step-end", "id": f"{i + 2}.1"})
+]  # fmt: skip
+
+
+def short_phases(ms: float) -> RunRecord:
+    """glance answers 40 requests in the baseline and 10 in each of three short phases."""
+    reqs = requests(0, 30, 10, api="glance-api")
+    for t0 in (30, 40, 50):
+        reqs += requests(t0, t0 + 10, ms, api="glance-api", n=10)
+    return RunRecord(Timeline.from_events(SHORT), reqs, events=SHORT)
+
+
+def test_an_api_with_too_few_requests_per_phase_is_judged_over_those_phases_together():
+    v = latency.check(short_phases(600))  # 600 ms > max(3 × 10, 10 + 250), in every phase
+    assert v.status == FAIL and v.counts["judged"] == 0 and v.counts["pooled"] == 1
+    e = v.evidence[0]
+    assert (e["api"], e["phase"], e["metric"], e["requests"]) == (
+        "glance-api",
+        latency.POOLED,
+        "p50",
+        30,
+    )
+    assert e["phases"] == ["keystone", "glance", "placement"]
+    calm = latency.check(short_phases(12))
+    assert calm.status == PASS and "taken together" in calm.summary
+    assert calm.counts["table"][latency.POOLED]["glance-api"]["n"] == 30
+    assert calm.counts["not_judged"] == 0  # every phase of glance's was judged

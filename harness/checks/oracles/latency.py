@@ -30,6 +30,7 @@ from harness.load.ledger import Request
 NAME = "latency"
 UNIT = "percentiles"  # what one piece of its evidence is
 BASELINE = "baseline"
+POOLED = "short phases"  # an API's phases with too few of its requests, judged together
 
 
 @dataclass(frozen=True)
@@ -72,28 +73,40 @@ def check(record: RunRecord) -> Verdict:
                        {"requests": len(ok)})  # fmt: skip
     table = {name: _stats(_within(ok, t0, t1)) for name, (t0, t1) in windows.items()}
     base = table[BASELINE]
-    evidence, judged, unjudged = [], 0, []
+    evidence, judged, short, unjudged = [], 0, {}, []
     for phase, apis in table.items():
         if phase == BASELINE:
             continue
         for api, row in sorted(apis.items()):
-            if (
-                row["n"] < budget.min_requests
-                or base.get(api, {}).get("n", 0) < budget.min_requests
-            ):
-                unjudged.append(f"{api} in {phase}")
+            if base.get(api, {}).get("n", 0) < budget.min_requests:
+                unjudged.append(f"{api} in {phase}")  # no baseline to compare with
+                continue
+            if row["n"] < budget.min_requests:
+                short.setdefault(api, []).append(phase)
                 continue
             judged += 1
-            for metric in ("p50", "p99"):
-                if metric == "p99" and min(row["n"], base[api]["n"]) < budget.p99_min_requests:
-                    continue
-                limit = budget.limit(metric, base[api][metric])
-                if row[metric] > limit:
-                    evidence.append(_evidence(api, phase, metric, row, base[api], limit,
-                                              _within(ok, *windows[phase]), record))  # fmt: skip
-    counts = {"judged": judged, "not_judged": len(unjudged), "table": table}
+            mine = [r for r in _within(ok, *windows[phase]) if r.api_process == api]
+            evidence += _judge(api, phase, row, base[api], budget, mine, record)
+    # An API that answers few requests (glance, placement) is judged over its phases too
+    # short to judge alone, taken together, so no phase of the roll goes unjudged.
+    pooled = {}
+    for api, phases in short.items():
+        mine = [r for ph in phases for r in _within(ok, *windows[ph]) if r.api_process == api]
+        row = _stats(mine)[api]
+        if row["n"] >= budget.min_requests:
+            pooled[api] = {**row, "phases": phases}
+            evidence += _judge(api, POOLED, row, base[api], budget, mine, record, phases)
+    unjudged += [f"{api} in {ph}" for api, phases in short.items() if api not in pooled
+                 for ph in phases]  # fmt: skip
+    if pooled:
+        table[POOLED] = pooled
+    counts = {"judged": judged, "pooled": len(pooled), "not_judged": len(unjudged),
+              "table": table}  # fmt: skip
     if not evidence:
         summary = f"{judged} API phases within budget of their baseline"
+        if pooled:
+            summary += (f", and {len(pooled)} APIs over their phases too short to judge "
+                        "alone, taken together")  # fmt: skip
         if unjudged:
             summary += f" ({len(unjudged)} with too few requests to judge, e.g. {unjudged[0]})"
         return Verdict(NAME, PASS, summary, counts)
@@ -102,6 +115,21 @@ def check(record: RunRecord) -> Verdict:
                f"{first['value_ms']:.0f} ms in {first['phase']} (baseline "
                f"{first['baseline_ms']:.0f} ms, budget {first['budget_ms']:.0f} ms)")  # fmt: skip
     return Verdict(NAME, FAIL, summary, counts, evidence)
+
+
+def _judge(api: str, phase: str, row: dict, base: dict, budget: LatencyBudget,
+           requests: list[Request], record: RunRecord, phases: list[str] | None = None,
+           ) -> list[dict]:  # fmt: skip
+    """Evidence for each of the row's percentiles over budget (p99 only over enough)."""
+    out = []
+    for metric in ("p50", "p99"):
+        if metric == "p99" and min(row["n"], base["n"]) < budget.p99_min_requests:
+            continue
+        limit = budget.limit(metric, base[metric])
+        if row[metric] > limit:
+            e = _evidence(api, phase, metric, row, base, limit, requests, record)
+            out.append({**e, "phases": phases} if phases else e)
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
