@@ -63,6 +63,7 @@ class ScriptedNode(base.BaseBackend):
         # Exit statuses to answer, in turn, to commands containing a key (then 0), as
         # devstack's tools would: nova-status's warning 1, "ran some, run again" 1, ...
         self.exits: dict[str, list[int]] = {}
+        self.version = "34.0.0"  # what pbr made of a source installed here
 
     def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
         cmd = self.get_command(command, *args)
@@ -89,6 +90,8 @@ class ScriptedNode(base.BaseBackend):
             return "Linux\n"
         if cmd.startswith("cat -- "):
             return self.files.get(cmd.split()[-1], "")
+        if "importlib.metadata" in cmd:
+            return f"{self.version}\n"
         return ""
 
 
@@ -279,14 +282,20 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     s = scenario.load(DEFAULT, scenario.Overrides((f"nova={checkout}",), uc))
     hosts, nodes = scripted_hosts()
     backend = Devstack(devstack_nodes.scenario_on(s, site), site, hosts, nova_reporting_up)
+    nodes["compute-api"].version = "34.0.1.dev2"  # pbr's, of the checkout on the node
     backend.install("compute-api", "2026.2")
-    written, constraints, install = nodes["compute-api"].commands
+    written, constraints, install, version = nodes["compute-api"].commands
+    assert version == ds.installed_version(ds.Layout(), "2026.2", "nova")
     releases = ds.Layout().releases
     assert written.startswith(f"mkdir -p {releases} && cat > {releases}/2026.2.txt <<")
     assert "\nkeystone==" in written and "\nnova==" not in written  # nova: the source
     assert "oslo.config===10.0.0" in constraints
     assert install.endswith(f"-r {releases}/2026.2.txt -c {releases}/2026.2-constraints.txt"
                             f" --reinstall-package nova {checkout}")  # fmt: skip
+    # a checkout of another series (a stable/2026.1 one) fails the install step, saying so
+    nodes["compute-api"].version = "33.0.1"
+    with pytest.raises(StepFailed, match="is nova 33.0.1, but the 2026.2 side needs nova 34.x"):
+        backend.install("compute-api", "2026.2")
     # A release without sources is built from its lock, as before.
     nodes["controller"].commands.clear()
     backend.install("controller", "2026.1")

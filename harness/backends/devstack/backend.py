@@ -37,6 +37,8 @@ from harness.plan import steps as st
 from harness.process import OUTPUT_KEPT
 from harness.progress import log
 from harness.releases import venv
+from harness.releases.catalog import is_catalogued
+from harness.releases.sources import check_series
 from harness.scenario import Scenario
 from harness.secrets import SECRETS, Secrets
 from harness.services import BY_NAME
@@ -194,6 +196,12 @@ class Devstack:
         # A release without sources is the same command as its Install step's.
         self.run(node, ds.install_command(self.layout, series, side.sources,
                                           side.constraints is not None))  # fmt: skip
+        for src in side.sources:  # pbr versioned it on the node: is it this side's code?
+            version = self.run(node, ds.installed_version(self.layout, series, src.project))
+            try:
+                check_series(src, version.strip(), side.series, is_catalogued(side.series.name))
+            except UserError as e:
+                raise StepFailed(str(e)) from None
 
     def write(self, node: str, path: str, text: str) -> None:
         folder = path.rsplit("/", 1)[0]

@@ -110,6 +110,12 @@ def install_command(layout: Layout, series: str, sources: tuple = (),
     return command
 
 
+def installed_version(layout: Layout, series: str, project: str) -> str:
+    """The version pbr gave a project installed in the release's venv."""
+    code = f"import importlib.metadata as m; print(m.version({project!r}))"
+    return f"{layout.venv(series)}/bin/python -c {shlex.quote(code)}"
+
+
 def _manage(step: st.Manage, layout: Layout, controller: str) -> list[Command]:
     """The action's guard, if any, and its command: the backend runs them as the Action
     says (the guard decides, the command repeats while it has work: Action.perform)."""
