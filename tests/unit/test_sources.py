@@ -352,6 +352,16 @@ def test_the_old_side_must_be_a_catalogued_release(tmp_path):
 # -- a source is its side's series' code -----------------------------------------------------
 
 
+def test_every_catalogued_project_bumps_its_major_version_once_a_series():
+    # what check_series stands on: a project whose major stayed would be refused as its
+    # own next series' code, and one that skipped two would be of no series
+    from packaging.version import Version
+
+    for project in catalog.PROJECTS:
+        majors = [Version(s.versions[project]).major for s in catalog.CATALOG.values()]
+        assert majors == list(range(majors[0], majors[0] + len(majors))), (project, majors)
+
+
 @pytest.mark.parametrize("version, side, message", [
     ("33.0.1", "2026.2", "needs nova 34.x; roll it as the 2026.1 side."),
     ("35.0.0.0b1", "2026.2", "needs nova 34.x; roll it as a side the catalog does not list"),
