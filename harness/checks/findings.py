@@ -66,6 +66,16 @@ def waived(
     return sorted(rows, key=lambda r: -sum(r["waived"].values()))
 
 
+# What names a piece of evidence in one line, whichever oracle's it is, in this order.
+BRIEF = ("process", "release", "node", "backend", "api", "operation", "request", "status",
+         "method", "queue", "test", "step", "phase", "message", "kind")  # fmt: skip
+
+
+def brief(evidence: dict) -> str:
+    text = ", ".join(str(evidence[k]) for k in BRIEF if evidence.get(k) not in (None, ""))
+    return (text or str(evidence))[:300]
+
+
 def apply(verdicts: list[Verdict], known: tuple[KnownFinding, ...]) -> tuple[list, list]:
     """(verdicts with expected failures marked xfail, the known findings that were stale)."""
     seen: set[KnownFinding] = set()
@@ -80,5 +90,9 @@ def apply(verdicts: list[Verdict], known: tuple[KnownFinding, ...]) -> tuple[lis
         if all(matched):
             reasons = "; ".join(sorted({k.reason for k in matched}))
             v = replace(v, status=XFAIL, summary=f"known finding ({reasons}): {v.summary}")
+        elif any(matched):  # the oracle's own "first" may be one the findings explain
+            beyond = [e for e, k in zip(v.evidence, matched, strict=True) if k is None]
+            v = replace(v, summary=f"{len(beyond)} of {len(v.evidence)} beyond the known "
+                        f"findings, first: {brief(beyond[0])}; {v.summary}")  # fmt: skip
         out.append(v)
     return out, [k.describe() for k in known if k not in seen]

@@ -30,6 +30,10 @@ def test_one_piece_of_evidence_outside_the_signature_keeps_the_failure():
     other = failure(status=503)
     verdicts, _ = findings.apply([failed(failure(), other)], (OLD_API_500,))
     assert verdicts[0].status == FAIL and worst(verdicts) == FAIL
+    # its summary names what is beyond the findings, not the oracle's first (a known one)
+    assert verdicts[0].summary.startswith(
+        "1 of 2 beyond the known findings, first: GET nova GET /v2.1/servers/detail, 503, 6.10;"
+    )
 
 
 def test_a_known_finding_only_speaks_for_its_own_oracle_and_is_stale_when_unused():
