@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 
@@ -80,7 +81,7 @@ def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunRes
         result.steps.append(res)
         _record(ctx, res)
         if error:
-            raise StepFailed(_failure_message(plan, res, ctx.backend.releases()))
+            raise StepFailed(_failure_message(plan, res, ctx.backend.releases(), ctx.replay))
     return result
 
 
@@ -131,7 +132,7 @@ def _record(ctx: Context, res: StepResult) -> None:
     log.info("   %s in %.1f s", res.status, res.duration)
 
 
-def _failure_message(plan: Plan, res: StepResult, releases: dict) -> str:
+def _failure_message(plan: Plan, res: StepResult, releases: dict, replay: str | None) -> str:
     where = f" on {res.node}" if res.node and res.node != "all" else ""
     table = "; ".join(
         f"{node}: " + ", ".join(f"{p}={r}" for p, r in sorted(procs.items()))
@@ -139,6 +140,7 @@ def _failure_message(plan: Plan, res: StepResult, releases: dict) -> str:
     )
     return (
         f"step {res.id} ({res.description}){where} failed: {res.error}\n"
-        f"  seed {plan.seed}; replay: harness run {plan.scenario.path} --seed {plan.seed}\n"
+        f"  seed {plan.seed}; replay: "
+        f"{replay or f'harness run {shlex.quote(str(plan.scenario.path))} --seed {plan.seed}'}\n"
         f"  releases: {table}"
     )

@@ -23,11 +23,13 @@ FORCED = 2  # server builds forced onto a dead compute
 class Context:
     """What steps run with: the backend that carries them out (harness/backends) and the
     run's events file (the load's ledger lies beside it; each step's log goes into steps/
-    there). `redact` takes the run's secrets out of what a step log keeps."""
+    there). `redact` takes the run's secrets out of what a step log keeps; `replay` is the
+    command that runs the roll again (its backend, sources and constraints), when known."""
 
     backend: Backend
     events: EventLog
     redact: Callable[[str], str] = str
+    replay: str | None = None
 
 
 @dataclass(frozen=True)

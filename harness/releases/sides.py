@@ -11,6 +11,7 @@ from the constraints it must give (there is no lock for it).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,10 @@ class Side:
 
     def replay_args(self) -> list[str]:
         """The command line that gives the target side these sources and constraints."""
-        args = [f"--source {s.spec}" for s in self.sources]
-        return args + ([f"--constraints {self.constraints.path}"] if self.constraints else [])
+        args = [f"--source {shlex.quote(s.spec)}" for s in self.sources]
+        if self.constraints:
+            args.append(f"--constraints {shlex.quote(str(self.constraints.path))}")
+        return args
 
 
 def from_data(data: str | dict, base: Path, inspect: bool = True) -> Side:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -102,14 +103,15 @@ def _open_run(target, cloud, plan: planner.Plan, scenario_path: Path,
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     log.info("run %s on %s: seed %d, %s -> %s, %d steps; report in %s", run_id, target.name,
              plan.seed, s.release_from, s.release_to, len(plan), run_dir)  # fmt: skip
-    where = f" --backend devstack --nodes {nodes}" if nodes else ""
+    where = f" --backend devstack --nodes {shlex.quote(str(nodes))}" if nodes else ""
     if overrides and (overrides.sources or overrides.constraints):
         where += "".join(f" {arg}" for arg in s.side_to.replay_args())
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed, "backend": target.name,
                "releases": {"from": s.release_from, "to": s.release_to},
                "sides": sides_record(s, target.venvs()),
-               "replay": f"harness run {scenario_path} --seed {plan.seed}" + where,
+               "replay": f"harness run {shlex.quote(str(scenario_path))} --seed {plan.seed}"
+                         + where,
                "started": time.time(), "verification": {}}  # fmt: skip
     _save_run(run_dir, summary)
     watch = Watch(cloud, run_dir, events, target.trace_bus, target.backend.releases)
@@ -129,7 +131,8 @@ def _roll(target, cloud, plan: planner.Plan, cache_dir: Path, keep: bool, run_di
             _phase(events, "baseline", lambda: _baseline(cloud.scenario.load.baseline,
                                                          watch.tempest))  # fmt: skip
             context = steps.Context(target.backend, events,
-                                    lambda text: redact(text, cloud.secrets.values()))  # fmt: skip
+                                    lambda text: redact(text, cloud.secrets.values()),
+                                    summary["replay"])  # fmt: skip
             if watch.tempest:
                 watch.tempest.start_during()
             runner.execute(plan, context)

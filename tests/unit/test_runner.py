@@ -1,7 +1,7 @@
 """The runner on steps whose outcome we choose: it stops at the first failing step, names
 it, and records every step's outcome in the events file."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -65,6 +65,11 @@ def test_the_runner_stops_at_the_first_failing_step_and_names_it(ctx, tmp_path):
         ("1.2", "failed", False),
     ]
     assert ends[0]["stop_wait"] == 30.2
+    # the run's own replay command, when the job gives it: its sources and backend too
+    replay = "harness run 'my scenarios/x.yaml' --seed 9 --source nova=/src/nova"
+    with pytest.raises(StepFailed) as e:
+        runner.execute(make_plan(ctx, steps[1:2]), replace(ctx, replay=replay))
+    assert f"seed 9; replay: {replay}\n" in str(e.value)
 
 
 def test_an_unexpected_exception_is_a_failed_step_not_a_crash(ctx):
