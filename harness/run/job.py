@@ -219,6 +219,8 @@ def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.P
         summary["logs"] = target.collect_logs(run_dir / "logs")
     except Exception as e:  # the logs matter, but never more than the verdict
         log.warning("collecting the logs failed: %s", e)
+    # Read again: devstack's nodes install the new side during the roll.
+    summary["sides"] = sides_record(target.scenario, target.venvs())
     summary["ended"] = time.time()
     _save_run(run_dir, summary)
 

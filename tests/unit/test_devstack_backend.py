@@ -12,7 +12,9 @@ real SSH hosts is tests/e2e/test_ssh_transport.py's transport.
 from __future__ import annotations
 
 import datetime
+import json
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -34,6 +36,7 @@ from harness.errors import StepFailed, UserError
 from harness.plan import planner
 from harness.plan import steps as st
 from harness.plan.events import EventLog
+from harness.releases import catalog
 from harness.services import BY_NAME
 
 from .test_planner import DEFAULT
@@ -63,7 +66,10 @@ class ScriptedNode(base.BaseBackend):
         # Exit statuses to answer, in turn, to commands containing a key (then 0), as
         # devstack's tools would: nova-status's warning 1, "ran some, run again" 1, ...
         self.exits: dict[str, list[int]] = {}
-        self.version = "34.0.0"  # what pbr made of a source installed here
+        self.version = "34.0.0"  # what pbr made of a source (nova) installed here
+        # venv → project → version: what importlib.metadata reads there (else the target's
+        # release, nova at `version`)
+        self.installed: dict[str, dict[str, str]] = {}
 
     def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
         cmd = self.get_command(command, *args)
@@ -90,8 +96,11 @@ class ScriptedNode(base.BaseBackend):
             return "Linux\n"
         if cmd.startswith("cat -- "):
             return self.files.get(cmd.split()[-1], "")
-        if "importlib.metadata" in cmd:
-            return f"{self.version}\n"
+        if "importlib.metadata" in cmd:  # the venv's python, the script, the projects
+            python, _, _, *projects = shlex.split(cmd)
+            found = {**catalog.get("2026.2").versions, "nova": self.version,
+                     **self.installed.get(python.removesuffix("/bin/python"), {})}  # fmt: skip
+            return json.dumps({p: found[p] for p in projects}) + "\n"
         return ""
 
 
@@ -127,7 +136,7 @@ def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, t
     plan = planner.build(backend.scenario, 3)
     api_only = (st.Disable, st.Enable)  # nova API calls, the same on every backend
     ctx = st.Context(backend, EventLog(tmp_path / "events.jsonl"))
-    probes = ("show stat", "curl ", "-p ExecStart", "cat > ")
+    probes = ("show stat", "curl ", "-p ExecStart", "cat > ", "importlib.metadata")
     for _, _, step in plan.numbered():
         if isinstance(step, api_only):
             continue
@@ -271,6 +280,49 @@ def test_host_checks_and_journals_come_from_the_nodes(site, tmp_path):
 # -- sources on devstack nodes ----------------------------------------------------------------
 
 
+def test_a_run_reports_each_sides_versions_as_the_nodes_installed_them(site, tmp_path):
+    from harness.run import job
+
+    from .test_sources import committed, master_case
+
+    checkout = committed(tmp_path / "nova")
+    case = master_case(tmp_path, checkout, "oslo.config===10.0.0\n")
+    nodes_file = tmp_path / "nodes.yaml"
+    nodes_file.write_text(yaml.safe_dump(NODES))
+    target = DevstackTarget(scenario.load(case), nodes_file, tmp_path / "state")
+    target.hosts, nodes = scripted_hosts()
+    nodes["controller"].files.update({
+        site.clouds_yaml: "clouds:\n  devstack-admin:\n    auth:\n      auth_url: "
+                          "http://10.0.0.11/identity\n      password: pw\n",
+        "/etc/nova/nova.conf": "[DEFAULT]\ntransport_url = rabbit://stackrabbit:pw@10.0.0.11/\n"
+                               "[upgrade_levels]\ncompute = auto\n"})  # fmt: skip
+    # devstack deployed the old side from its checkouts (pbr: past the 2026.1 tag); the
+    # master checkout on the nodes is nova 35.1.0.dev4
+    deployed = {**catalog.get("2026.1").versions, "nova": "33.0.1.dev7"}
+    nodes["controller"].installed[ds.Layout().global_venv] = deployed
+    for n in nodes.values():
+        n.version = "35.1.0.dev4"
+
+    target.up()
+    summary = {"sides": job.sides_record(target.scenario, target.venvs())}  # as the run opens
+    assert summary["sides"]["from"]["projects"] == deployed
+    for node in target.scenario.nodes:  # the plan's Install steps
+        target.backend.install(node.name, "master")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    watch = SimpleNamespace(finish=lambda settle_bound: None, settled=True, cloud=target.cloud)
+    job._conclude(summary, watch, job.Resources(run_dir / "resources.json"),
+                  planner.build(target.scenario, 3), run_dir, target)  # fmt: skip
+
+    sides = json.loads((run_dir / "run.json").read_text())["sides"]
+    assert catalog.get("2026.2").versions["nova"] == "34.0.0"  # the catalog's, not rolled
+    assert sides["to"]["series"] == "master"
+    assert sides["to"]["projects"]["nova"] == "35.1.0.dev4"
+    assert sides["to"]["projects"]["keystone"] == catalog.get("2026.2").versions["keystone"]
+    assert [s["path"] for s in sides["to"]["sources"]] == [str(checkout)]
+    assert sides["from"]["series"] == "2026.1" and sides["from"]["projects"] == deployed
+
+
 def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_release_venv(
     site, tmp_path
 ):
@@ -284,8 +336,8 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     backend = Devstack(devstack_nodes.scenario_on(s, site), site, hosts, nova_reporting_up)
     nodes["compute-api"].version = "34.0.1.dev2"  # pbr's, of the checkout on the node
     backend.install("compute-api", "2026.2")
-    written, constraints, install, version = nodes["compute-api"].commands
-    assert version == ds.installed_version(ds.Layout(), "2026.2", "nova")
+    written, constraints, install, versions = nodes["compute-api"].commands
+    assert versions == ds.installed_versions(ds.Layout().venv("2026.2"))
     releases = ds.Layout().releases
     assert written.startswith(f"mkdir -p {releases} && cat > {releases}/2026.2.txt <<")
     assert "\nkeystone==" in written and "\nnova==" not in written  # nova: the source
@@ -299,7 +351,7 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     # A release without sources is built from its lock, as before.
     nodes["controller"].commands.clear()
     backend.install("controller", "2026.1")
-    assert nodes["controller"].commands[-1] == ds.install_command(ds.Layout(), "2026.1")
+    assert nodes["controller"].commands[-2] == ds.install_command(ds.Layout(), "2026.1")
 
 
 @pytest.mark.parametrize(

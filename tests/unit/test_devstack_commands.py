@@ -109,3 +109,26 @@ def test_the_retarget_moves_binary_venv_and_path_and_nothing_else(tmp_path):
         assert text.count(venv) == 3 and "/opt/stack/data/venv" not in text
         assert f'"PATH={venv}/bin:/usr/local/sbin:/usr/bin"' in text
         assert "ExecReload = /usr/bin/kill -HUP $MAINPID" in text
+
+
+def test_the_installed_versions_are_read_through_a_shell_as_one_json_object(tmp_path):
+    # what the backend reads after an install and of devstack's own venv: the harness's
+    # venv manifest script (a multi-line program) survives the node's shell
+    import json
+    import subprocess
+    import sys
+
+    from harness.releases.catalog import PROJECTS
+
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    for i, project in enumerate(PROJECTS):  # each project's metadata, as pip installs it
+        info = tmp_path / "site" / f"{project.replace('-', '_')}-{i}.0.dev4.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project}\nVersion: "
+                                       f"{i}.0.dev4\n")  # fmt: skip
+    command = units.installed_versions(str(tmp_path / "venv"))
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(tmp_path / "site")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {p: f"{i}.0.dev4" for i, p in enumerate(PROJECTS)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import json
 import os
 import shlex
 import time
@@ -153,6 +154,8 @@ class Devstack:
         self.scenario, self.site, self.hosts, self.connect = scenario, site, hosts, connect
         self.layout = layout or ds.Layout()
         self.timeout = scenario.services.startup_timeout
+        # series → project → version, as read on the nodes: what each side runs
+        self.installed: dict[str, dict[str, str]] = {}
 
     # -- running commands ---------------------------------------------------------------
 
@@ -196,12 +199,37 @@ class Devstack:
         # A release without sources is the same command as its Install step's.
         self.run(node, ds.install_command(self.layout, series, side.sources,
                                           side.constraints is not None))  # fmt: skip
+        found = self.read_installed(node, series, self.layout.venv(series))
         for src in side.sources:  # pbr versioned it on the node: is it this side's code?
-            version = self.run(node, ds.installed_version(self.layout, series, src.project))
             try:
-                check_series(src, version.strip(), side.series, is_catalogued(side.series.name))
+                check_series(src, found[src.project], side.series, is_catalogued(side.series.name))
             except UserError as e:
                 raise StepFailed(str(e)) from None
+
+    def read_deployed(self) -> None:
+        """The old side's versions: what devstack deployed, in its venv on the controller
+        (left to the catalog's, with a warning, if that venv lacks a rolled project)."""
+        try:
+            self.read_installed(self.scenario.controller.name, self.scenario.release_from,
+                                self.layout.global_venv)  # fmt: skip
+        except StepFailed as e:
+            log.warning("devstack's installed versions are unknown, the report gives the "
+                        "catalog's: %s", e)  # fmt: skip
+
+    def read_installed(self, node: str, series: str, venv_dir: str) -> dict[str, str]:
+        """Each rolled project's version in the venv at `venv_dir` on `node`, recorded as
+        `series`'s (the first node's; another node's differing is warned of)."""
+        out = self.run(node, ds.installed_versions(venv_dir))
+        try:
+            found = json.loads(out)
+        except json.JSONDecodeError:
+            raise StepFailed(f"on {node}, the versions in {venv_dir} were unreadable: "
+                             f"{out.strip()[-200:]!r}") from None  # fmt: skip
+        known = self.installed.setdefault(series, found)
+        if known != found:
+            log.warning("%s on %s holds %s, not %s as on the node read first", series, node,
+                        found, known)  # fmt: skip
+        return found
 
     def write(self, node: str, path: str, text: str) -> None:
         folder = path.rsplit("/", 1)[0]

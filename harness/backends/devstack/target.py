@@ -10,6 +10,7 @@ RabbitMQ's event-exchange plugin there (queue created/deleted events).
 from __future__ import annotations
 
 import configparser
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -29,6 +30,7 @@ from harness.backends.devstack.backend import (
 from harness.backends.hostcheck import UNSET, UP, Check, expected_options, probe
 from harness.errors import UserError
 from harness.progress import log
+from harness.releases import venv
 from harness.scenario import Node
 from harness.secrets import redact
 
@@ -56,7 +58,18 @@ class DevstackTarget:
         return cls(s, nodes, state_dir)
 
     def venvs(self) -> dict[str, str]:
-        return {}  # built on the nodes (Layout.venv), not by the harness here
+        """Each side's venv as the nodes hold it (devstack's for the old side, Layout.venv
+        once installed for the new): its manifest, from the versions read there, written
+        under the state dir as the harness's own venvs keep theirs (venv.manifest)."""
+        out = {}
+        for series, projects in (self.backend.installed if self.backend else {}).items():
+            path = self.state_dir / "devstack-venvs" / series
+            path.mkdir(parents=True, exist_ok=True)
+            record = {"series": series, "projects": projects,
+                      **self.scenario.side(series).record()}  # fmt: skip
+            (path / venv.MARKER).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+            out[series] = str(path)
+        return out
 
     def up(self) -> DevstackCloud:
         """Reach every node, read devstack's admin credentials: the cloud is already up."""
@@ -80,6 +93,7 @@ class DevstackTarget:
             )
         self.backend = Devstack(self.scenario, self.site, self.hosts,
                                 lambda: openstack_api.admin(self.cloud))  # fmt: skip
+        self.backend.read_deployed()  # the old side; the new one's as each node installs it
         return self.cloud
 
     def check_hosts(self, plan) -> dict:

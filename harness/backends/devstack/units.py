@@ -18,6 +18,8 @@ import shlex
 from dataclasses import dataclass
 
 from harness.plan import steps as st
+from harness.releases import venv
+from harness.releases.catalog import PROJECTS
 from harness.services import BY_NAME
 
 
@@ -110,10 +112,10 @@ def install_command(layout: Layout, series: str, sources: tuple = (),
     return command
 
 
-def installed_version(layout: Layout, series: str, project: str) -> str:
-    """The version pbr gave a project installed in the release's venv."""
-    code = f"import importlib.metadata as m; print(m.version({project!r}))"
-    return f"{layout.venv(series)}/bin/python -c {shlex.quote(code)}"
+def installed_versions(venv_dir: str) -> str:
+    """Each rolled project's installed version in the venv at `venv_dir` (pbr's, for a
+    source), as a JSON object: read as the harness reads its own venvs (venv.INSTALLED)."""
+    return shlex.join([f"{venv_dir}/bin/python", "-c", venv.INSTALLED, *PROJECTS])
 
 
 def _manage(step: st.Manage, layout: Layout, controller: str) -> list[Command]:
