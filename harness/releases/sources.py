@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -116,13 +117,28 @@ def _identity(path: Path) -> tuple[str | None, bool, str]:
     if commit is None:
         return None, False, _tree_digest(path)
     digest = hashlib.sha256(commit.encode())
-    changes = _git(path, "status", "--porcelain", "--untracked-files=all") or ""
+    changes = _changes(path)
     digest.update(_git(path, "diff", "HEAD", "--binary", raw=True) or b"")
-    for line in sorted(changes.splitlines()):
-        if line.startswith("??"):  # untracked: its content is not in the diff
-            name = line[3:]
-            digest.update(name.encode() + b"\0" + (path / name).read_bytes())
-    return commit, bool(changes.strip()), digest.hexdigest()
+    for status, name in sorted(changes):
+        if status == b"??":  # untracked: its content is not in the diff
+            digest.update(name + b"\0" + (path / os.fsdecode(name)).read_bytes())
+    return commit, bool(changes), digest.hexdigest()
+
+
+def _changes(path: Path) -> list[tuple[bytes, bytes]]:
+    """(status, name) of each change `git status` lists. -z: names as they are, not quoted
+    (a name with a space, a quote or a non-ASCII character is C-quoted in the plain output)."""
+    out = _git(path, "status", "--porcelain", "-z", "--untracked-files=all", raw=True) or b""
+    entries = iter(out.split(b"\0"))
+    changes = []
+    for entry in entries:
+        if not entry:
+            continue
+        status, name = entry[:2], entry[3:]
+        if b"R" in status or b"C" in status:  # a rename or copy: its source's name follows
+            next(entries, None)
+        changes.append((status, name))
+    return changes
 
 
 def _git(path: Path, *args: str, raw: bool = False):

@@ -108,6 +108,26 @@ def test_a_checkout_is_its_commit_plus_what_is_not_committed(checkout):
     assert sources.inspect("nova", checkout).digest == clean.digest
 
 
+def test_an_untracked_file_whose_name_git_would_quote_counts_by_its_content(checkout):
+    # `git status --porcelain` C-quotes such names ("a b \"c\".txt", "\303\251.txt"): read
+    # as names, they were files that do not exist
+    clean = sources.inspect("nova", checkout)
+    (checkout / 'a b "c".txt').write_text("1\n")
+    (checkout / "é.txt").write_text("1\n")
+    first = sources.inspect("nova", checkout)
+    assert first.dirty and first.digest != clean.digest
+    (checkout / 'a b "c".txt').write_text("2\n")
+    second = sources.inspect("nova", checkout)
+    assert second.digest not in (clean.digest, first.digest)
+    (checkout / "é.txt").write_text("2\n")
+    assert sources.inspect("nova", checkout).digest not in (clean.digest, first.digest,
+                                                             second.digest)  # fmt: skip
+    git(checkout, "add", ".")  # staged: the diff holds them, under their own names
+    git(checkout, "mv", "nova/manager.py", "nova/gestión.py")  # a rename lists two names
+    staged = sources.inspect("nova", checkout)
+    assert staged.dirty and staged.digest != clean.digest
+
+
 def test_a_tree_inside_another_checkout_is_not_that_checkout(checkout):
     inner = tree(checkout / "vendored" / "glance", "glance", pkg_info=True)
     src = sources.inspect("glance", inner)
@@ -136,6 +156,19 @@ def test_the_venv_key_follows_the_sources_and_leaves_release_venvs_alone(checkou
     (checkout / "nova" / "manager.py").write_text("x = 2\n")
     edited = venv.venv_path(Side(series, (sources.inspect("nova", checkout),)), tmp_path)
     assert edited not in (plain, with_src)
+
+
+def test_a_source_s_build_trusts_a_checkout_of_another_user_through_its_environment():
+    # pbr's git calls in uv's build see safe.directory=* (tests/install builds one for real)
+    env = venv.trusting_any_owner({"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "GIT_CONFIG_COUNT": "1",
+                   "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}  # fmt: skip
+    given = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.proxy",
+             "GIT_CONFIG_VALUE_0": "http://proxy.example.invalid:3128"}  # fmt: skip
+    env = venv.trusting_any_owner(given)  # what the environment passes is kept
+    assert env == {**given, "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_1": "safe.directory",
+                   "GIT_CONFIG_VALUE_1": "*"}  # fmt: skip
+    assert given["GIT_CONFIG_COUNT"] == "1"  # and not changed in place
 
 
 def test_a_source_replaces_its_project_in_the_lock_and_nothing_else():
