@@ -9,10 +9,12 @@ import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from harness.checks import judge
+from harness.checks.verdict import FAIL, Verdict
 from harness.plan import wrong
 from harness.releases import cache, catalog, sdists
 from harness.run import selftest
@@ -87,3 +89,31 @@ def test_a_case_expecting_nothing_passes_only_on_a_clean_verdict(tmp_path, verdi
     s = replace(load(DEFAULT), selftest=Expectation((), "harmless"))
     out = selftest.judge_case("c0", s, results(tmp_path, verdict, failed, unjudged), 1.0)
     assert out.verdict == outcome
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if not n.startswith("c0-")))
+def test_a_breaking_case_names_the_evidence_it_must_be_caught_by(name):
+    """Caught for the right reason: a signature per case, for an oracle it expects."""
+    s = load(CASES[name], sources=False)
+    signatures = dict(s.selftest.evidence)
+    assert signatures and set(signatures) <= set(s.selftest.expect), name
+    assert all(signatures.values()), signatures
+
+
+def test_a_catch_for_another_reason_than_the_signature_is_the_wrong_oracle(tmp_path, monkeypatch):
+    """c4 expects monotonic_version with 2.102 offered later: the same oracle failing on
+    another version is not its catch."""
+    s = load(CASES["c4-max-microversion-goes-down"], sources=False)
+    oracles = {o: {"verdict": "fail" if o == "monotonic_version" else "pass", "judged": True}
+               for o in ORACLES}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps({"oracles": oracles}))
+
+    def judged(later: str):
+        evidence = [{"earlier": {"max_version": "2.103"}, "later": {"max_version": later}}]
+        verdict = Verdict("monotonic_version", FAIL, "regressions", evidence=evidence)
+        return lambda *_: SimpleNamespace(verdicts=[verdict])
+
+    monkeypatch.setattr(selftest.judge, "judge", judged("2.101"))
+    assert selftest.judge_case("c4", s, tmp_path, 1.0).verdict == selftest.WRONG
+    monkeypatch.setattr(selftest.judge, "judge", judged("2.102"))
+    assert selftest.judge_case("c4", s, tmp_path, 1.0).verdict == selftest.CAUGHT
