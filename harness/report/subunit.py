@@ -1,6 +1,7 @@
 """results.subunit: the run as a subunit v2 stream (python-subunit), a test per plan step
 and per oracle — what Zuul's subunit tooling renders as it renders tempest's (the collect
-role copies it into the build's logs as testrepository.subunit).
+role loads every run's into a stestr repository, which zuul-jobs' fetch-subunit-output
+renders: testrepository.subunit and testr_results.html).
 
 A step is a success, a failure (its error attached) or, if it never ended, a failure
 saying so; an oracle is a success, a failure (its first evidence attached) or, for an

@@ -3,7 +3,9 @@ that `tox -e lint` covers every one of them. Nothing here runs Ansible, Zuul or 
 
 from __future__ import annotations
 
+import ast
 import configparser
+import fnmatch
 import re
 import shlex
 import shutil
@@ -26,10 +28,22 @@ def files(*dirs: str) -> list[Path]:
     return sorted(p for d in dirs for p in (ROOT / d).rglob("*") if p.is_file())
 
 
-def lint_commands() -> list[list[str]]:
+def tox_ini() -> configparser.ConfigParser:
     ini = configparser.ConfigParser(interpolation=None)
     ini.read(ROOT / "tox.ini")
-    text = ini["testenv:lint"]["commands"].replace("\\\n", " ")
+    return ini
+
+
+def tox_list(env: str, key: str) -> list[str]:
+    """A tox env's multi-line setting, one item a line: the env's own, else [testenv]'s."""
+    ini = tox_ini()
+    value = ini[env].get(key) if ini.has_section(env) else None
+    value = ini["testenv"].get(key, "") if value is None else value
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def lint_commands() -> list[list[str]]:
+    text = tox_ini()["testenv:lint"]["commands"].replace("\\\n", " ")
     return [shlex.split(line) for line in text.splitlines() if line.strip()]
 
 
@@ -179,28 +193,54 @@ def zuul_project(name: str, short: str) -> dict:
     return {"name": name, "short_name": short, "src_dir": f"src/opendev.org/{name}"}
 
 
+def job_projects(job: str, *changes: str) -> dict:
+    """`zuul.projects` as Zuul prepares it for `job`: the job's required-projects (the
+    harness is x/upgrade-harness) and the changes (the one under review, its Depends-On)."""
+    required = of_kind("job")[job].get("required-projects", [])
+    names = [r if isinstance(r, str) else r["name"] for r in required]
+    full = {n if "/" in n else f"x/{n}" for n in names} | set(changes)
+    return {n: zuul_project(n, n.rsplit("/", 1)[1]) for n in sorted(full)}
+
+
+EMBEDDED = ["./toxw", "-e", "upgrade", "--"]
+UPPER_CONSTRAINTS = "/home/zuul/src/opendev.org/openstack/requirements/upper-constraints.txt"
+
+
+def test_the_embedded_job_checks_out_requirements():
+    # Zuul checks it out at the change's branch: the target series' upper-constraints
+    assert "openstack/requirements" in job_projects("upgrade-harness-embedded")
+
+
 def test_the_embedded_job_rolls_to_the_change_and_its_depends_on():
-    projects = {p["name"]: p for p in (
-        zuul_project("openstack/nova", "nova"),  # the change under review
-        zuul_project("openstack/neutron", "neutron"),  # its Depends-On
-        zuul_project("x/upgrade-harness", "upgrade-harness"),
-        zuul_project("openstack/requirements", "requirements"),
-    )}  # fmt: skip
+    # a nova change with a Depends-On on neutron: both are sources, with requirements' pins
+    projects = job_projects("upgrade-harness-embedded", "openstack/nova", "openstack/neutron")
     argv = render_embedded_command(projects)
-    assert argv[:5] == ["./toxw", "-e", "upgrade", "--", "scenarios/nova-rolling.yaml"]
+    assert argv[:5] == [*EMBEDDED, "scenarios/nova-rolling.yaml"]
     pairs = [(argv[i], argv[i + 1]) for i in range(5, len(argv), 2)]
     assert pairs == [
         ("--source", "neutron=/home/zuul/src/opendev.org/openstack/neutron"),
         ("--source", "nova=/home/zuul/src/opendev.org/openstack/nova"),
-        ("--constraints",
-         "/home/zuul/src/opendev.org/openstack/requirements/upper-constraints.txt"),
-    ]  # fmt: skip
-    # the harness's own change rolls releases only, on master too
-    alone = {"x/upgrade-harness": zuul_project("x/upgrade-harness", "upgrade-harness")}
-    assert render_embedded_command(alone, "x/upgrade-harness", "master") == argv[:5]
-    # a nova change on master rolls the newest release to master, the same sources
-    master = render_embedded_command(projects, "openstack/nova", "master")
-    assert master[4] == "scenarios/nova-master.yaml" and master[5:] == argv[5:]
+        ("--constraints", UPPER_CONSTRAINTS),
+    ]
+
+
+@pytest.mark.parametrize("branch", ["stable/2026.2", "master"])
+def test_the_harness_own_change_rolls_the_committed_locks(branch):
+    # requirements is checked out, but with no source its pins would replace the locks
+    projects = job_projects("upgrade-harness-embedded")
+    assert "openstack/requirements" in projects
+    argv = render_embedded_command(projects, "x/upgrade-harness", branch)
+    assert argv == [*EMBEDDED, "scenarios/nova-rolling.yaml"]
+
+
+def test_a_nova_change_on_master_rolls_the_newest_release_to_master_with_constraints():
+    # nova-master.yaml refuses to run without constraints (a series no lock lists)
+    projects = job_projects("upgrade-harness-embedded", "openstack/nova")
+    argv = render_embedded_command(projects, "openstack/nova", "master")
+    assert argv == [*EMBEDDED, "scenarios/nova-master.yaml",
+                    "--source", "nova=/home/zuul/src/opendev.org/openstack/nova",
+                    "--constraints", UPPER_CONSTRAINTS]  # fmt: skip
+    assert "constraints" not in load(ROOT / "scenarios" / "nova-master.yaml")["releases"]["to"]
 
 
 def job_vars(name: str) -> dict:
@@ -286,6 +326,73 @@ def test_collect_role_returns_report_html_and_junit_as_artifacts():
     artifacts = ret["vars"]["_uh_artifacts"]
     assert "report.html" in artifacts and "junit.xml" in artifacts
     assert "zuul-output/logs" in yaml.safe_dump(tasks)  # fetch-output brings that back
+
+
+def render_default(role: str, name: str, projects: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    defaults = load(ROOT / "roles" / role / "defaults" / "main.yaml")
+    context = {"zuul": {"projects": projects}, "ansible_user_dir": "/home/zuul"}
+    return env.from_string(defaults[name]).render(context)
+
+
+def test_collect_role_renders_the_runs_subunit_with_fetch_subunit_output():
+    """The runs' streams are loaded into a stestr repository in the harness's checkout,
+    then zuul-jobs' fetch-subunit-output renders it there (testr_results.html), finding
+    stestr in the upgrade env's .tox/upgrade/bin."""
+    role = "collect-upgrade-harness-reports"
+    tasks = load(ROOT / "roles" / role / "tasks" / "main.yaml")
+    shells = {i: t["ansible.builtin.shell"] for i, t in enumerate(tasks)
+              if "ansible.builtin.shell" in t}  # fmt: skip
+    # stestr load reads the concatenated streams on stdin (given several files, stestr 4.2
+    # loads the first and fails) and its exit status does not fail the task
+    loads = [i for i, sh in shells.items() if re.search(r"\bload\b", sh["cmd"])]
+    assert len(loads) == 1, loads
+    cmd = shells[loads[0]]["cmd"]
+    assert re.search(r"\binit\b", cmd)
+    line = next(ln for ln in cmd.splitlines() if re.search(r"\bload\b", ln))
+    assert re.search(r"\|.*\bload \|\| test -f \.stestr/failing$", line), line
+    roles = [t.get("ansible.builtin.include_role", {}).get("name") for t in tasks]
+    includes = [i for i, name in enumerate(roles) if name == "fetch-subunit-output"]
+    assert len(includes) == 1 and includes[0] > loads[0]
+    work_dir = tasks[includes[0]]["vars"]["zuul_work_dir"]
+    assert work_dir == shells[loads[0]]["chdir"]
+    # that is the checkout the embedded job runs tox in (so .tox/upgrade is there)
+    projects = job_projects("upgrade-harness-embedded", "openstack/nova")
+    checkout = render_default(role, work_dir.strip("{} "), projects)
+    assert checkout == "/home/zuul/src/opendev.org/x/upgrade-harness"
+    assert checkout == render_default("run-upgrade-harness", "upgrade_harness_src_dir", projects)
+    # a redirection on a line of its own is a command of its own (the file left empty)
+    for sh in shells.values():
+        cmd = sh["cmd"] if sh["cmd"].endswith("\n") else sh["cmd"] + "\n"
+        assert not re.search(r"\n\s*>", cmd), sh["cmd"]
+
+
+def test_the_upgrade_env_has_stestr_and_subunit2html_for_fetch_subunit_output():
+    names = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower()
+             for dep in tox_list("testenv:upgrade", "deps")}  # fmt: skip
+    assert {"stestr", "os-testr"} <= names  # os-testr ships subunit2html
+
+
+def test_every_job_collecting_reports_has_zuul_jobs_roles_and_the_lint_a_stand_in():
+    jobs = of_kind("job")
+
+    def roles(name: str) -> list[str]:
+        job = jobs[name]
+        mine = [r["zuul"] for r in job.get("roles", [])]
+        return mine + (roles(job["parent"]) if job.get("parent") in jobs else [])
+
+    collecting = [n for n, j in jobs.items() if j.get("post-run") == "playbooks/collect.yaml"]
+    assert collecting
+    for name in collecting:
+        assert "opendev.org/zuul/zuul-jobs" in roles(name), name
+    stand_in = ROOT / "tests" / "ansible" / "roles" / "fetch-subunit-output" / "tasks"
+    assert (stand_in / "main.yaml").is_file()
+    setenv = {k.strip(): v.strip() for k, v in (ln.split("=", 1)
+              for ln in tox_list("testenv:lint", "setenv"))}  # fmt: skip
+    paths = setenv["ANSIBLE_ROLES_PATH"].split(":")
+    assert "{toxinidir}/tests/ansible/roles" in paths
 
 
 # --- devstack/ ------------------------------------------------------------------------------
@@ -430,6 +537,29 @@ def test_workflow_runs_lint_and_the_embedded_roll_and_keeps_reports():
     upload = next(s for s in jobs["embedded"]["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["path"].rstrip("/") == "reports"
     assert upload["if"] == "always()"
+
+
+def github_variables_read() -> set[str]:
+    """The GITHUB_* variables harness/report/github.py reads."""
+    tree = ast.parse((ROOT / "harness" / "report" / "github.py").read_text())
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and re.fullmatch(r"GITHUB_[A-Z_]+", node.value)}  # fmt: skip
+
+
+def test_github_variables_reach_the_harness_through_sudo_and_tox():
+    wanted = github_variables_read()
+    assert "GITHUB_STEP_SUMMARY" in wanted
+    steps = workflow()["jobs"]["embedded"]["steps"]
+    argv = shlex.split(next(s["run"] for s in steps if "./toxw -e upgrade" in s.get("run", "")))
+    assert argv[0] == "sudo"
+    options = argv[1 : argv.index("./toxw")]
+    preserved = {v for o in options if o.startswith("--preserve-env=")
+                 for v in o.split("=", 1)[1].split(",")}  # fmt: skip
+    assert wanted <= preserved, f"sudo drops {wanted - preserved}"
+    passenv = tox_list("testenv:upgrade", "passenv")
+    for var in wanted:
+        assert any(fnmatch.fnmatchcase(var, pattern) for pattern in passenv), var
 
 
 def test_workflow_actions_are_pinned_to_commits():
