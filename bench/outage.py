@@ -9,7 +9,8 @@ times each, in two ways:
 
 An outage is caught by the load when a request the failed_requests oracle counts as failed
 was in flight during it (received after it began, sent before it ended + 2 s), and by the
-disruption oracle when one of its outages of that backend overlaps it (the probes and
+disruption oracle when one of its outages of that backend overlaps it (the probes — a
+refusal meets the connect probe, a freeze the server process's stats probe — and
 HAProxy's log; harness/checks/oracles/disruption.py). Prints the share each caught per
 kind and duration, requests per second, and the load worker's and the probes' CPU share.
 Figures are printed, never asserted. The bus is not traced (tracing doubles the broker's

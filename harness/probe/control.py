@@ -15,6 +15,10 @@ CONNECT_INTERVAL = 0.1  # s: five connects in a 0.5 s outage
 HTTP_INTERVAL = 1.0  # s: an API answers about as many probes as HAProxy's checks
 STALL_S = 5.0  # s: HAProxy's `timeout check`, what a single-worker API may take to answer
 CONNECT_TIMEOUT = 1.0  # s: a SYN unanswered this long is an outage (the kernel answers at once)
+ALIVE_INTERVAL = 0.1  # s: a probe starts within 0.1 s of a stop; a 0.5 s stop outlasts its bound
+# s: a server process this slow to send its stats has stopped. Measured in a clean default
+# roll (tempest on, 2 cores): 35,872 reads of 10 backends, median 5.8 ms, slowest 43 ms
+ALIVE_TIMEOUT = 0.25
 
 
 @dataclass
@@ -32,7 +36,7 @@ def backends(cloud: CloudView) -> list[dict]:
     """Every API on every node that serves it, at the node's own address."""
     return [
         {"api": svc.api.name, "node": node.name, "address": node.address,
-         "port": svc.api.port, "path": svc.api.health_path}
+         "port": svc.api.port, "path": svc.api.health_path, "stats_port": svc.api.stats_port}
         for svc in ORDER if svc.api
         for node in cloud.scenario.serving(svc.api.name)
     ]  # fmt: skip
@@ -52,6 +56,7 @@ def start(cloud: CloudView, run_dir: Path, max_seconds: float = 3600) -> Probes 
         "stop_file": str(stop_file), "max_seconds": max_seconds, "tick_s": 5.0,
         "connect_interval": CONNECT_INTERVAL, "http_interval": HTTP_INTERVAL,
         "stall_s": STALL_S, "connect_timeout": CONNECT_TIMEOUT,
+        "alive_interval": ALIVE_INTERVAL, "alive_timeout": ALIVE_TIMEOUT,
     }  # fmt: skip
     config = cloud.state_dir / "probes.json"
     proc = process.start_helper("harness.probe.worker", settings, config,

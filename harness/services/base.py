@@ -26,6 +26,8 @@ from harness.secrets import redact
 if TYPE_CHECKING:  # the embedded cloud imports the services' registry
     from harness.backends.embedded.cloud import Cloud
 
+STATS_PORT_OFFSET = 20000  # an API's stats port is its port + this (nova-api: 28774)
+
 
 @dataclass(frozen=True)
 class Api:
@@ -35,6 +37,12 @@ class Api:
     path: str  # endpoint path in the catalog, e.g. "/v2.1"
     wsgi: str  # module:callable run by uwsgi
     health_path: str = "/"
+
+    @property
+    def stats_port(self) -> int:
+        """Where the API's server process (uwsgi's master) sends its stats, on each node's
+        address: the probes' liveness check (harness/probe). Below the ephemeral ports."""
+        return self.port + STATS_PORT_OFFSET
 
 
 @dataclass(frozen=True)
@@ -294,6 +302,8 @@ def uwsgi_ini(cloud: Cloud, node: Node, api: Api, env: dict[str, str], series: s
         "worker-reload-mercy": 30,
         "start-time": "%t",
         "disable-logging": True,
+        # the master answers here whatever its worker is doing: the probes' alive loop
+        "stats": f"{node.address}:{api.stats_port}",
     }
     path = cloud.node_dir(node, api.name) / "uwsgi.ini"
     write_ini(path, {"uwsgi": options}, secret=False)

@@ -118,7 +118,8 @@ def test_latency_fires_when_a_nova_api_freezes_without_a_drain(cloud, tmp_path):
 def test_disruption_excuses_a_drained_restart_and_fires_on_refusals_no_client_saw(cloud, tmp_path):
     """compute-api's nova-api restarted as the plan does it (drained first, readied after):
     its refusals are excused. Then controller's nova-api port refuses for 0.5 s, three
-    times, with no drain: HAProxy's retries may spare every client, the probes do not."""
+    times, and compute-api's nova-api is stopped (SIGSTOP) for 0.5 s, twice, with no drain:
+    HAProxy's retries and waits may spare every client, the probes do not."""
 
     def fault(_):
         operations.drain(cloud, "nova-api", "compute-api")
@@ -128,15 +129,24 @@ def test_disruption_excuses_a_drained_restart_and_fires_on_refusals_no_client_sa
         for _ in range(3):
             faults.refuse_port(cloud, "controller", 8774, 0.5)
             time.sleep(2)
+        for _ in range(2):
+            faults.freeze(cloud, "compute-api", "nova-api", 0.5)
+            time.sleep(2)
 
-    watched(cloud, tmp_path, "nova-api: a drained restart, then 3 undrained refusals", fault)
+    watched(cloud, tmp_path, "nova-api: a drained restart, 3 refusals, 2 freezes", fault)
     collect.collect_logs(cloud, tmp_path / record.LOGS)  # HAProxy's log, for its view
     verdict = disruption.check(RunRecord.load(tmp_path))
     assert verdict.status == "fail", verdict.summary
-    assert {e["backend"] for e in verdict.evidence} == {"nova-api@controller"}, verdict.evidence
-    assert len(verdict.evidence) == 3, verdict.evidence
-    for e in verdict.evidence:
+    by_backend = {b: [e for e in verdict.evidence if e["backend"] == b]
+                  for b in ("nova-api@controller", "nova-api@compute-api")}  # fmt: skip
+    assert sum(map(len, by_backend.values())) == len(verdict.evidence), verdict.evidence
+    refusals, freezes = by_backend.values()
+    assert len(refusals) == 3 and len(freezes) == 2, verdict.evidence
+    for e in refusals:
         assert "connect refused" in e["kinds"] and e["seconds"] < 2.0, e  # 2 s apart
+    for e in freezes:  # the kernel still accepted its connections: only the alive probe saw it
+        assert e["kinds"] == ["alive timeout"] and 0.2 <= e["seconds"] < 1.5, e
+    for e in verdict.evidence:
         assert e["step"].startswith(FAULT) and e["release"] == "2026.1", e
     # the drained restart refused too (probes, maybe HAProxy's check): excused, no outage of
     # compute-api above; how many probes its few down seconds meet depends on the machine

@@ -88,6 +88,12 @@ def test_an_undrained_refusal_hidden_by_retries_is_an_outage_attributed_to_backe
                     "failure": "timeout", "ms": 5000.0} for t in (12.0, 17.5)]  # fmt: skip
     [e] = judged(frozen).evidence
     assert (e["kinds"], e["start"], e["seconds"]) == (["http timeout"], T0 + 12, 10.5)
+    # a server process stopped 0.5 s: its stats unanswered twice in a row, 0.25 s each
+    stopped = probes()
+    stopped[1:1] = [{"t": T0 + t, "api": "nova-api", "node": "controller", "probe": "alive",
+                     "failure": "timeout", "ms": 250.0} for t in (12.0, 12.25)]  # fmt: skip
+    [e] = judged(stopped).evidence
+    assert (e["kinds"], e["start"], e["seconds"]) == (["alive timeout"], T0 + 12, 0.5)
 
 
 def test_the_same_failures_while_haproxy_held_the_backend_drained_are_excused():

@@ -51,7 +51,8 @@ def kill(cloud: Cloud, node: str, name: str) -> process.StopRecord:
 def start(cloud: Cloud, service: str, node_name: str, name: str, series: str) -> None:
     svc = BY_NAME[service]
     if svc.api and name == svc.api.name:
-        wait_port_free(cloud, node_name, svc.api.port)
+        for port in (svc.api.port, svc.api.stats_port):  # uwsgi fails to start on either
+            wait_port_free(cloud, node_name, port)
     since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     lifecycle.start_process(cloud, svc, cloud.scenario.node(node_name), name, series)
     wait_started(cloud, service, node_name, name, since)
