@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import subunit
+import testtools
 
 from harness.load import ledger
 from harness.plan.events import read
@@ -144,9 +146,20 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
 
 def test_the_run_folder_holds_the_reports_and_locusts_csvs(rolled):
     done, report, _ = rolled
-    assert {"results.json", "junit.xml", "report.html", "run.json"} <= {
+    assert {"results.json", "junit.xml", "report.html", "run.json", "results.subunit"} <= {
         p.name for p in report.iterdir()
     }
+    # the gate's stream, read back with python-subunit: a test per step and per oracle, each
+    # a success or (a known finding) a skip
+    tests = {}
+    with (report / "results.subunit").open("rb") as f:
+        result = testtools.StreamToDict(lambda t: tests.__setitem__(t["id"], t["status"]))
+        result.startTestRun()
+        subunit.ByteStreamToStreamResult(f).run(result)
+        result.stopTestRun()
+    summary = json.loads((report / "results.json").read_text())
+    assert len(tests) == len(summary["steps"]) + len(summary["oracles"]), sorted(tests)
+    assert set(tests.values()) <= {"success", "skip"}, tests
     assert "verdict PASS" in done.stdout and str(report / "report.html") in done.stdout
     stats = (report / "load" / "locust_stats.csv").read_text().splitlines()
     assert stats[0].startswith("Type,Name") and any("/v2.1/servers" in line for line in stats)
