@@ -117,8 +117,9 @@ class Target(Protocol):
 
     def up(self) -> CloudView: ...
 
-    def venvs(self) -> dict[str, str]:
-        """series → the venv path each side's code runs from, where the harness built it."""
+    def installed(self) -> dict[str, dict[str, str]]:
+        """series → project → the version its venv holds, where known (the reports say
+        what was rolled; the catalog's versions stand in for the rest)."""
 
     def check_hosts(self, plan) -> dict: ...
 

@@ -27,7 +27,6 @@ from harness.errors import StepFailed
 from harness.plan import planner, runner, steps
 from harness.plan.events import EventLog
 from harness.progress import log
-from harness.releases import venv
 from harness.report import github, results
 from harness.run import survival
 from harness.run import tempest as tempest_run
@@ -109,7 +108,7 @@ def _open_run(target, cloud, plan: planner.Plan, scenario_path: Path,
     events = EventLog(run_dir / "events.jsonl")
     summary = {"run_id": run_id, "scenario": s.name, "seed": plan.seed, "backend": target.name,
                "releases": {"from": s.release_from, "to": s.release_to},
-               "sides": sides_record(s, target.venvs()),
+               "sides": sides_record(s, target.installed()),
                "replay": f"harness run {shlex.quote(str(scenario_path))} --seed {plan.seed}"
                          + where,
                "started": time.time(), "verification": {}}  # fmt: skip
@@ -177,16 +176,12 @@ def _baseline(seconds: float, tempest: Tempest | None) -> None:
         time.sleep(left)
 
 
-def sides_record(s: scenario_mod.Scenario, venvs: dict[str, str]) -> dict:
+def sides_record(s: scenario_mod.Scenario, installed: dict[str, dict[str, str]]) -> dict:
     """What was rolled from and to: each side's series, each project's installed version
-    (from its venv's manifest where the harness built it), its sources and constraints."""
-    out = {}
-    for key, side in (("from", s.side_from), ("to", s.side_to)):
-        path = Path(venvs[side.name]) if side.name in venvs else None
-        built = venv.manifest(path) if path and venv.is_built(path) else {}
-        out[key] = {"series": side.name, **side.record(),
-                    "projects": built.get("projects") or dict(side.series.versions)}  # fmt: skip
-    return out
+    (the target's `installed()`, else the catalog's), its sources and constraints."""
+    return {key: {"series": side.name, **side.record(),
+                  "projects": installed.get(side.name) or dict(side.series.versions)}
+            for key, side in (("from", s.side_from), ("to", s.side_to))}  # fmt: skip
 
 
 def _report(run_dir: Path) -> str:
@@ -220,7 +215,7 @@ def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.P
     except Exception as e:  # the logs matter, but never more than the verdict
         log.warning("collecting the logs failed: %s", e)
     # Read again: devstack's nodes install the new side during the roll.
-    summary["sides"] = sides_record(target.scenario, target.venvs())
+    summary["sides"] = sides_record(target.scenario, target.installed())
     summary["ended"] = time.time()
     _save_run(run_dir, summary)
 

@@ -304,7 +304,7 @@ def test_a_run_reports_each_sides_versions_as_the_nodes_installed_them(site, tmp
         n.version = "35.1.0.dev4"
 
     target.up()
-    summary = {"sides": job.sides_record(target.scenario, target.venvs())}  # as the run opens
+    summary = {"sides": job.sides_record(target.scenario, target.installed())}  # as the run opens
     assert summary["sides"]["from"]["projects"] == deployed
     for node in target.scenario.nodes:  # the plan's Install steps
         target.backend.install(node.name, "master")

@@ -39,3 +39,24 @@ def test_a_venv_built_before_manifests_still_says_its_series(tmp_path):
     assert venv.manifest(tmp_path) == {"series": "2026.1"}
     (tmp_path / venv.MARKER).write_text('{"series": "2026.2", "projects": {"nova": "34.0.0"}}')
     assert venv.manifest(tmp_path)["projects"] == {"nova": "34.0.0"}
+
+
+def test_the_embedded_target_reports_what_its_built_venvs_hold(tmp_path):
+    """Each side's versions for the reports, from the manifests of the cloud's venvs; a venv
+    built before manifests, or missing, leaves its side to the catalog's versions."""
+    import json
+    from types import SimpleNamespace
+
+    from harness.backends.embedded.backend import EmbeddedTarget
+
+    new, old = tmp_path / "2026.2-a", tmp_path / "2026.1-b"
+    for path, marker in ((new, {"series": "2026.2", "projects": {"nova": "34.0.1.dev3"}}),
+                         (old, "2026.1")):  # fmt: skip
+        path.mkdir()
+        (path / venv.MARKER).write_text(json.dumps(marker))
+    target = EmbeddedTarget.__new__(EmbeddedTarget)
+    venvs = {"2026.2": str(new), "2026.1": str(old), "2025.2": str(tmp_path / "gone")}
+    target.cloud = SimpleNamespace(record={"venvs": venvs})
+    assert target.installed() == {"2026.2": {"nova": "34.0.1.dev3"}}
+    target.cloud = None
+    assert target.installed() == {}

@@ -10,7 +10,6 @@ RabbitMQ's event-exchange plugin there (queue created/deleted events).
 from __future__ import annotations
 
 import configparser
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -30,7 +29,6 @@ from harness.backends.devstack.backend import (
 from harness.backends.hostcheck import UNSET, UP, Check, expected_options, probe
 from harness.errors import UserError
 from harness.progress import log
-from harness.releases import venv
 from harness.scenario import Node
 from harness.secrets import redact
 
@@ -57,19 +55,10 @@ class DevstackTarget:
         _check_sources(s)
         return cls(s, nodes, state_dir)
 
-    def venvs(self) -> dict[str, str]:
-        """Each side's venv as the nodes hold it (devstack's for the old side, Layout.venv
-        once installed for the new): its manifest, from the versions read there, written
-        under the state dir as the harness's own venvs keep theirs (venv.manifest)."""
-        out = {}
-        for series, projects in (self.backend.installed if self.backend else {}).items():
-            path = self.state_dir / "devstack-venvs" / series
-            path.mkdir(parents=True, exist_ok=True)
-            record = {"series": series, "projects": projects,
-                      **self.scenario.side(series).record()}  # fmt: skip
-            (path / venv.MARKER).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-            out[series] = str(path)
-        return out
+    def installed(self) -> dict[str, dict[str, str]]:
+        """As read on the nodes: devstack's venv for the old side, Layout.venv once
+        installed for the new."""
+        return dict(self.backend.installed) if self.backend else {}
 
     def up(self) -> DevstackCloud:
         """Reach every node, read devstack's admin credentials: the cloud is already up."""

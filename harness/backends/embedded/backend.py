@@ -117,8 +117,12 @@ class EmbeddedTarget:
         self.backend = Embedded(self.cloud, self.cache_dir)
         return self.cloud
 
-    def venvs(self) -> dict[str, str]:
-        return dict(self.cloud.record["venvs"]) if self.cloud else {}
+    def installed(self) -> dict[str, dict[str, str]]:
+        """From the manifest of each venv the harness built for the cloud."""
+        built = {series: Path(path) for series, path in
+                 (self.cloud.record["venvs"] if self.cloud else {}).items()}  # fmt: skip
+        manifests = {series: venv.manifest(p) for series, p in built.items() if venv.is_built(p)}
+        return {series: m["projects"] for series, m in manifests.items() if m.get("projects")}
 
     def check_hosts(self, plan) -> dict:
         return hostcheck.check_hosts(self.cloud, plan)
