@@ -44,8 +44,26 @@ def one_run(scenario: Path, run_dir: Path, state_dir: Path | None) -> dict:
         "status": status, "verdict": res["verdict"], "duration": duration, "seed": res["seed"],
         "failed": [n for n, o in oracles if o["verdict"] == "fail"],
         "xfail": [n for n, o in oracles if o["verdict"] == "xfail"],
-        "error": res.get("error"),
+        "error": res.get("error"), "waived": res.get("waived", []),
     }  # fmt: skip
+
+
+def tally(waived: dict[str, dict], run: dict) -> None:
+    """Adds one run's waivers to the totals: per finding, the runs it was hit in and
+    what it waived per oracle (in that oracle's unit)."""
+    for w in run.get("waived", []):
+        entry = waived.setdefault(w["reason"], {"runs": 0, "waived": {}})
+        entry["runs"] += 1
+        for oracle, n in w["waived"].items():
+            key = f"{oracle} ({w['units'].get(oracle, 'items')})"
+            entry["waived"][key] = entry["waived"].get(key, 0) + n
+
+
+def print_findings(waived: dict[str, dict], runs: int) -> None:
+    print(f"\nknown findings hit, of {runs} runs (what each waived in all of them):")
+    for reason, entry in sorted(waived.items(), key=lambda kv: -kv[1]["runs"]):
+        what = ", ".join(f"{n} {k}" for k, n in sorted(entry["waived"].items()))
+        print(f"  {entry['runs']:>2} runs  {what}\n          {reason[:150]}")
 
 
 def main() -> int:
@@ -61,14 +79,17 @@ def main() -> int:
     base = args.report_dir or Path("reports") / f"clean-runs-{time.strftime('%Y%m%d-%H%M%S')}"
     base.mkdir(parents=True, exist_ok=True)
     dirty = 0
+    waived: dict[str, dict] = {}
     print(f"{'run':>3}  {'seed':>10}  verdict  {'duration':>8}  failed (not known)  xfail")
     for i in range(1, args.runs + 1):
         r = one_run(args.scenario, base / f"run-{i}", args.state_dir)
         dirty += bool(r["failed"])
+        tally(waived, r)
         print(f"{i:>3}  {r.get('seed', '-'):>10}  {r['verdict']:7}  {r['duration']:7.0f}s  "
               f"{', '.join(r['failed']) or '-':18}  {', '.join(r['xfail']) or '-'}"
               + (f"  (ended: {r['error'].splitlines()[0]})" if r.get("error") else ""),
               flush=True)  # fmt: skip
+    print_findings(waived, args.runs)
     print(f"{dirty} of {args.runs} runs had an oracle fail that no known finding explains; "
           f"reports in {base}")  # fmt: skip
     return 0
