@@ -14,7 +14,7 @@ from harness.services import BY_NAME
 
 # The selftest's faults (a scenario's plan.faults; the schema's enum is checked against it).
 FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds", "restart-rabbitmq",
-          "single-api", "hold")  # fmt: skip
+          "single-api", "servers-across-apis", "hold")  # fmt: skip
 BURST = 4  # server builds handed to the conductor at once before it is killed
 FORCED = 2  # server builds forced onto a dead compute
 
@@ -226,5 +226,9 @@ def describe_fault(action: str, node: str | None, service: str | None, seconds=N
         ),
         "single-api": (
             f"every {service} API backend but {node}'s in maintenance: one instance behind the VIP"
+        ),
+        "servers-across-apis": (
+            "a server created through each nova-api backend directly, each then shown through "
+            "every backend at the latest microversion (what clients behind the VIP meet in turn)"
         ),
     }[action]

@@ -39,8 +39,8 @@ def case(number: int) -> Path:
 
 def test_the_catalog_has_the_issues_cases():
     # 1-8: the procedure issue's; 9: a schema step skipped, 10: no drain under the light
-    # load (the oracles issue's)
-    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 11)]
+    # load, 11: an old API left serving (the oracles issue's)
+    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 12)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -231,3 +231,13 @@ def test_the_table_and_its_markdown_name_each_case_and_its_verdict():
     assert md[3] == "| 7-y | rpc_bus | rpc_bus? | missed | 9 s |"
     text = selftest.table(outcomes)
     assert "reports/x/7-y" in text and "7-y: step 1.3 failed" in text
+
+
+def test_case_11_admits_the_old_nova_api_and_then_reads_across_both():
+    steps = [s for phase, s in steps_of(plan_of(case(11))) if phase == "nova"]
+    restarted = {(s.host, s.process) for s in steps if isinstance(s, st.Restart)}
+    assert ("controller", "nova-api") in restarted
+    assert ("compute-api", "nova-api") not in restarted
+    i = next(i for i, s in enumerate(steps) if isinstance(s, st.Fault))
+    assert steps[i].action == "servers-across-apis"
+    assert isinstance(steps[i - 1], st.Admit) and steps[i - 1].ready == ("compute-api",)

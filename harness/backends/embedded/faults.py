@@ -14,6 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from openstack.compute.v2.server import Server
+
 from harness import process, wait
 from harness.backends import openstack_api
 from harness.backends.embedded import operations
@@ -23,6 +25,7 @@ from harness.bus import control as bus
 from harness.load import ledger
 from harness.load.ledger import Operation
 from harness.plan.steps import BURST, FORCED
+from harness.progress import log
 from harness.services import BY_NAME
 from harness.services.nova import smoke
 
@@ -89,6 +92,8 @@ def inject(cloud: Cloud, action: str, node: str | None, service: str | None,
         restart_rabbitmq(cloud, ledger_path)
     elif action == "single-api":
         single_api(cloud, service, node)
+    elif action == "servers-across-apis":
+        servers_across_apis(cloud)
     else:
         raise ValueError(f"unknown fault {action!r}")
 
@@ -168,3 +173,42 @@ def single_api(cloud: Cloud, service: str, keep: str) -> None:
     for node in cloud.scenario.nodes:
         if node.name != keep and node.serves(frontend):
             haproxy.set_state(cloud, frontend, node.name, "maint")
+
+
+def servers_across_apis(cloud: Cloud) -> dict[tuple[str, str], int]:
+    """What a client behind the VIP meets in turn, made deterministic: a server created
+    through each nova-api backend directly (its RequestSpec written by that release's code),
+    then each server shown through every backend at the latest microversion, which reads
+    the RequestSpec back (2.96's pinned_availability_zone). The answers are logged, not
+    judged here: the oracles judge what the services logged. Returns (created through,
+    shown through) → HTTP status."""
+    api = BY_NAME["nova"].api
+    nodes = [n for n in cloud.scenario.nodes if n.serves(api.name)]
+    bases = {n.name: f"http://{n.address}:{api.port}{api.path}" for n in nodes}
+    conn = openstack_api.admin(cloud)
+    image, flavor = smoke.ensure_image_and_flavor(conn)
+    headers = {"OpenStack-API-Version": "compute latest"}
+    created = {}
+    for node, base in bases.items():
+        body = {"server": {"name": f"across-{node}", "imageRef": image, "flavorRef": flavor,
+                           "networks": "none"}}  # fmt: skip
+        answer = conn.session.post(f"{base}/servers", json=body, headers=headers)
+        created[node] = answer.json()["server"]["id"]
+    try:
+        for server_id in created.values():
+            conn.compute.wait_for_server(conn.compute.get_server(server_id), status="ACTIVE",
+                                         failures=["ERROR"], interval=1, wait=120)  # fmt: skip
+        shown = {}
+        for maker, server_id in created.items():
+            for reader, base in bases.items():
+                answer = conn.session.get(f"{base}/servers/{server_id}", headers=headers,
+                                          raise_exc=False)  # fmt: skip
+                shown[(maker, reader)] = answer.status_code
+                log.info("server %s created through %s's nova-api, shown through %s's: %d",
+                         server_id, maker, reader, answer.status_code)  # fmt: skip
+        return shown
+    finally:  # gone before the next step, so no restart after it meets their deletes
+        for server_id in created.values():
+            conn.compute.delete_server(server_id, ignore_missing=True)
+        for server_id in created.values():
+            conn.compute.wait_for_delete(Server.new(id=server_id), interval=1, wait=120)
