@@ -93,7 +93,8 @@ def _open_run(target, cloud, plan: planner.Plan, scenario_path: Path,
     first step."""
     s = target.scenario
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{s.name}-{plan.seed}"
-    run_dir = report_dir or Path("reports") / run_id
+    # Absolute: what runs elsewhere (tempest in its work dir) writes into it too.
+    run_dir = (report_dir or Path("reports") / run_id).absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "plan.txt").write_text(planner.render(plan))
     # To judge it again offline: as the run read it (what it extends, the command line's

@@ -24,7 +24,8 @@ BUILD_TIMEOUT = 120  # s a server, image or port may take to settle, as the load
 def render(cloud: CloudView, image: str, flavor: str, log_file: Path) -> str:
     present = {s.project for s in ORDER}
     conf = configparser.ConfigParser(interpolation=None)
-    conf["DEFAULT"] = {"log_file": str(log_file), "use_stderr": "false"}
+    # Absolute: tempest runs in its work dir, where a relative run folder is not.
+    conf["DEFAULT"] = {"log_file": str(log_file.absolute()), "use_stderr": "false"}
     conf["auth"] = {
         "use_dynamic_credentials": "true",
         "admin_username": "admin",

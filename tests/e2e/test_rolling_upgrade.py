@@ -34,9 +34,12 @@ def source() -> str:
 
 @pytest.fixture(scope="module")
 def rolled(state_dir, tmp_path_factory, source):
-    report = tmp_path_factory.mktemp("run") / "report"
-    done = harness(state_dir, "run", str(SCENARIO), "--seed", SEED, "--report-dir", str(report),
-                   "--keep", "--source", source, timeout=1800)  # fmt: skip
+    # The run folder named relative to where the harness starts, as a user names it: what
+    # runs elsewhere (tempest, in its work dir) must still write into it.
+    where = tmp_path_factory.mktemp("run")
+    report = where / "report"
+    done = harness(state_dir, "run", str(SCENARIO), "--seed", SEED, "--report-dir", "report",
+                   "--keep", "--source", source, timeout=1800, cwd=where)  # fmt: skip
     secrets = list(json.loads((state_dir / "secrets.json").read_text()).values())
     return done, report, secrets
 

@@ -258,6 +258,17 @@ def test_the_config_comes_from_the_clouds_facts_and_only_its_owner_reads_it(tmp_
     assert "create_isolated_networks = false" in text
 
 
+def test_tempest_logs_into_the_run_folder_given_relative_to_the_harness(tmp_path, monkeypatch):
+    # tempest runs in its own work dir: a run folder named relative to where the harness
+    # started (`--report-dir reports/x`, or the default reports/<run-id>) left it nowhere to
+    # log, and every run discovered 0 tests
+    monkeypatch.chdir(tmp_path)
+    cloud = SimpleNamespace(auth_url="http://10.250.0.10:5000/v3", state_dir=tmp_path,
+                            secrets={"user-admin": "s3cret"})  # fmt: skip
+    path = config.write(cloud, "img-1", "fl-1", Path("reports/x/tempest/tempest.log"))
+    assert f"log_file = {tmp_path}/reports/x/tempest/tempest.log\n" in path.read_text()
+
+
 def test_a_bad_tempest_regex_is_bad_input(tmp_path: Path):
     from harness import scenario
 
