@@ -14,8 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from openstack.compute.v2.server import Server
-
 from harness import process, wait
 from harness.backends import openstack_api
 from harness.backends.embedded import operations
@@ -181,34 +179,50 @@ def servers_across_apis(cloud: Cloud) -> dict[tuple[str, str], int]:
     then each server shown through every backend at the latest microversion, which reads
     the RequestSpec back (2.96's pinned_availability_zone). The answers are logged, not
     judged here: the oracles judge what the services logged. Returns (created through,
-    shown through) → HTTP status."""
+    shown through) → HTTP status. Its own waiting asks at the base microversion, which
+    reads no RequestSpec, through the backend that made the server."""
     api = BY_NAME["nova"].api
-    nodes = [n for n in cloud.scenario.nodes if n.serves(api.name)]
-    bases = {n.name: f"http://{n.address}:{api.port}{api.path}" for n in nodes}
+    bases = {n.name: f"http://{n.address}:{api.port}{api.path}"
+             for n in cloud.scenario.nodes if n.serves(api.name)}  # fmt: skip
     conn = openstack_api.admin(cloud)
     image, flavor = smoke.ensure_image_and_flavor(conn)
-    headers = {"OpenStack-API-Version": "compute latest"}
+    latest = {"OpenStack-API-Version": "compute latest"}
     created = {}
     for node, base in bases.items():
         body = {"server": {"name": f"across-{node}", "imageRef": image, "flavorRef": flavor,
                            "networks": "none"}}  # fmt: skip
-        answer = conn.session.post(f"{base}/servers", json=body, headers=headers)
+        answer = conn.session.post(f"{base}/servers", json=body, headers=latest)
         created[node] = answer.json()["server"]["id"]
     try:
-        for server_id in created.values():
-            conn.compute.wait_for_server(conn.compute.get_server(server_id), status="ACTIVE",
-                                         failures=["ERROR"], interval=1, wait=120)  # fmt: skip
+        for node, server_id in created.items():
+            _server_settles(conn, f"{bases[node]}/servers/{server_id}", "ACTIVE")
         shown = {}
         for maker, server_id in created.items():
             for reader, base in bases.items():
-                answer = conn.session.get(f"{base}/servers/{server_id}", headers=headers,
+                answer = conn.session.get(f"{base}/servers/{server_id}", headers=latest,
                                           raise_exc=False)  # fmt: skip
                 shown[(maker, reader)] = answer.status_code
                 log.info("server %s created through %s's nova-api, shown through %s's: %d",
                          server_id, maker, reader, answer.status_code)  # fmt: skip
         return shown
     finally:  # gone before the next step, so no restart after it meets their deletes
-        for server_id in created.values():
-            conn.compute.delete_server(server_id, ignore_missing=True)
-        for server_id in created.values():
-            conn.compute.wait_for_delete(Server.new(id=server_id), interval=1, wait=120)
+        for node, server_id in created.items():
+            conn.session.delete(f"{bases[node]}/servers/{server_id}", raise_exc=False)
+        for node, server_id in created.items():
+            _server_settles(conn, f"{bases[node]}/servers/{server_id}", None)
+
+
+def _server_settles(conn, url: str, status: str | None, timeout: float = 120) -> None:
+    """Until the server at `url` has `status` (None: is gone); ERROR ends the wait."""
+
+    def settled() -> bool:
+        answer = conn.session.get(url, raise_exc=False)
+        if answer.status_code == 404:
+            return status is None
+        now = answer.json()["server"]["status"] if answer.ok else None
+        if now == "ERROR":
+            raise RuntimeError(f"server {url.rsplit('/', 1)[-1]} went to ERROR")
+        return now == status
+
+    wait.until(settled, timeout, f"server {url.rsplit('/', 1)[-1]} {status or 'deleted'}",
+               interval=1)  # fmt: skip
