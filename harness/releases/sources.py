@@ -121,8 +121,20 @@ def _identity(path: Path) -> tuple[str | None, bool, str]:
     digest.update(_git(path, "diff", "HEAD", "--binary", raw=True) or b"")
     for status, name in sorted(changes):
         if status == b"??":  # untracked: its content is not in the diff
-            digest.update(name + b"\0" + (path / os.fsdecode(name)).read_bytes())
+            digest.update(name + b"\0" + _untracked(path / os.fsdecode(name)))
     return commit, bool(changes), digest.hexdigest()
+
+
+def _untracked(path: Path) -> bytes:
+    """What an untracked entry holds, for the digest: a symlink is its target (which may
+    not exist), a nested checkout git lists as one entry (`sub/`) its own identity, a file
+    its bytes."""
+    if path.is_symlink():
+        return b"symlink\0" + os.fsencode(os.readlink(path))
+    if path.is_dir():
+        commit, _, digest = _identity(path)
+        return f"tree\0{commit}\0{digest}".encode()
+    return path.read_bytes()
 
 
 def _changes(path: Path) -> list[tuple[bytes, bytes]]:

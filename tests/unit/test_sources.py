@@ -108,6 +108,26 @@ def test_a_checkout_is_its_commit_plus_what_is_not_committed(checkout):
     assert sources.inspect("nova", checkout).digest == clean.digest
 
 
+def test_an_untracked_symlink_counts_by_its_target_even_a_broken_one(checkout):
+    clean = sources.inspect("nova", checkout)
+    (checkout / "link").symlink_to("absent")  # read as a file, it crashed the digest
+    broken = sources.inspect("nova", checkout)
+    assert broken.dirty and broken.digest != clean.digest
+    (checkout / "link").unlink()
+    (checkout / "link").symlink_to("nova")
+    assert sources.inspect("nova", checkout).digest not in (clean.digest, broken.digest)
+
+
+def test_a_nested_checkout_counts_by_its_own_commit_and_changes(checkout):
+    # git lists an untracked checkout inside the tree as one entry, "sub/": a directory
+    clean = sources.inspect("nova", checkout)
+    sub = committed(checkout / "sub")
+    first = sources.inspect("nova", checkout)
+    assert first.dirty and first.digest != clean.digest
+    (sub / "nova" / "manager.py").write_text("x = 3\n")  # a change inside it counts
+    assert sources.inspect("nova", checkout).digest not in (clean.digest, first.digest)
+
+
 def test_an_untracked_file_whose_name_git_would_quote_counts_by_its_content(checkout):
     # `git status --porcelain` C-quotes such names ("a b \"c\".txt", "\303\251.txt"): read
     # as names, they were files that do not exist
