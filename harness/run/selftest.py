@@ -89,8 +89,8 @@ def choose(cases: dict[str, Path], wanted: str | None) -> dict[str, Path]:
 
 
 def run(cases: dict[str, Path], state_dir: Path, cache_dir: Path, report_dir: Path | None) -> int:
-    report_dir = report_dir or Path("reports") / f"selftest-{time.strftime('%Y%m%d-%H%M%S')}"
-    report_dir = report_dir.absolute()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report_dir = (report_dir or Path("reports") / f"selftest-{stamp}").absolute()  # as job's
     report_dir.mkdir(parents=True, exist_ok=True)
     # Every case validates before the first cloud comes up: a typo fails in a second.
     scenarios = {name: scenario_mod.load(path) for name, path in cases.items()}

@@ -214,6 +214,7 @@ def servers_across_apis(cloud: Cloud) -> dict[tuple[str, str], int]:
 
 def _server_settles(conn, url: str, status: str | None, timeout: float = 120) -> None:
     """Until the server at `url` has `status` (None: is gone); ERROR ends the wait."""
+    server = url.rsplit("/", 1)[-1]
 
     def settled() -> bool:
         answer = conn.session.get(url, raise_exc=False)
@@ -221,8 +222,7 @@ def _server_settles(conn, url: str, status: str | None, timeout: float = 120) ->
             return status is None
         now = answer.json()["server"]["status"] if answer.ok else None
         if now == "ERROR":
-            raise RuntimeError(f"server {url.rsplit('/', 1)[-1]} went to ERROR")
+            raise RuntimeError(f"server {server} went to ERROR")
         return now == status
 
-    wait.until(settled, timeout, f"server {url.rsplit('/', 1)[-1]} {status or 'deleted'}",
-               interval=1)  # fmt: skip
+    wait.until(settled, timeout, f"server {server} {status or 'deleted'}", interval=1)
