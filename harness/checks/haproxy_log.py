@@ -28,7 +28,9 @@ REQUEST = re.compile(rf"{MARK} (?P<t>[\d.]+) (?P<ti>-?\d+) (?P<frontend>\S+) (?P
 SERVER = r"Server (?P<frontend>[^/\s]+)/(?P<server>\S+) "
 STATES = (  # (event, pattern): the first that matches names the change
     ("ready", re.compile(SERVER + r"is [A-Z/]+.*\(leaving forced (drain|maintenance)\)")),
-    ("drain", re.compile(SERVER + r"enters drain state")),
+    # from maintenance back to drained HAProxy says "is UP/DRAIN (leaving forced
+    # maintenance)" (a ready), then this line: the span goes on
+    ("drain", re.compile(SERVER + r"(enters drain state|remains in forced drain mode)")),
     ("maint", re.compile(SERVER + r"(is going DOWN for maintenance|.*enters maintenance)")),
     ("down", re.compile(SERVER + r"is DOWN, reason")),
     ("up", re.compile(SERVER + r"is UP, reason")),

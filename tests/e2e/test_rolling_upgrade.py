@@ -9,14 +9,17 @@ review passes when the code is fine (no false alarm), and it is that code that r
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 import subunit
 import testtools
 
+from harness.checks import haproxy_log
 from harness.load import ledger
 from harness.plan.events import read
 from harness.releases import cache, catalog, sdists
+from harness.services import ORDER
 
 from .conftest import OWNER, ROOT, SCENARIO, footprint, harness
 
@@ -145,6 +148,20 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     runs = oracles["tempest"]["runs"]  # a baseline, at least one run during the roll, one after
     assert runs["baseline"] == 1 and runs["during"] >= 1 and runs["after"] == 1, runs
     assert oracles["tempest"]["baseline_passed"] >= 20, oracles["tempest"]
+
+
+def test_each_drained_api_restarts_with_haproxys_checks_paused(rolled):
+    """Every API restart in the plan (each drained first) went through maintenance, which
+    pauses HAProxy's checks while the new app loads: one maintenance per restart."""
+    _, report, _ = rolled
+    _, changes = haproxy_log.parse((report / "logs" / "controller" / "haproxy.log").read_text())
+    maint = Counter((c.frontend, c.server) for c in changes if c.event == "maint")
+    apis = {svc.api.name for svc in ORDER if svc.api}
+    restarts = Counter((e["description"].split()[0], e["node"])
+                       for e in read(report / "events.jsonl")
+                       if e["event"] == "step-start" and e.get("kind") == "restart"
+                       and e["description"].split()[0] in apis)  # fmt: skip
+    assert len(restarts) == 10 and maint == restarts, (maint, restarts)
 
 
 def test_the_run_folder_holds_the_reports_and_locusts_csvs(rolled):

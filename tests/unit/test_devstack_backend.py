@@ -49,6 +49,9 @@ NODES = {
     "vip": "10.0.0.10",
 }
 STATS = "# pxname,svname,scur,status\nnova-api,controller,0,UP\nnova-api,compute-api,0,UP\n"
+SERVERS_STATE = ("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state "
+                 "srv_port\n3 nova-api 1 controller 10.0.0.11 2 0 18774\n"
+                 "3 nova-api 2 compute-api 10.0.0.12 2 1 18774\n")  # fmt: skip
 
 
 class ScriptedNode(base.BaseBackend):
@@ -67,6 +70,7 @@ class ScriptedNode(base.BaseBackend):
         # devstack's tools would: nova-status's warning 1, "ran some, run again" 1, ...
         self.exits: dict[str, list[int]] = {}
         self.version = "34.0.0"  # what pbr made of a source (nova) installed here
+        self.stats = STATS  # HAProxy's `show stat`
         # venv → project → version: what importlib.metadata reads there (else the target's
         # release, nova at `version`)
         self.installed: dict[str, dict[str, str]] = {}
@@ -82,7 +86,9 @@ class ScriptedNode(base.BaseBackend):
         if "systemctl stop" in cmd:
             return f"1043 {self.stop_result}\n"
         if "show stat" in cmd:
-            return STATS
+            return self.stats
+        if "show servers state" in cmd:
+            return SERVERS_STATE
         if cmd.startswith("curl"):
             return "200"
         if "-p ExecStart" in cmd:
@@ -170,6 +176,28 @@ def test_a_stop_systemd_had_to_end_with_sigkill_is_a_forced_kill(site):
     assert not parse_stop("250 success").forced
     with pytest.raises(StepFailed, match="could not read how the stop went"):
         parse_stop("Failed to stop unit")
+
+
+def test_a_drained_api_restarts_in_maintenance_and_is_drained_again_once_it_answers(site):
+    """HAProxy's checks are paused while a drained API restarts (a check it abandons on a
+    slow-loading app makes the app log a write error), and resumed once the app answers
+    us directly; an API the plan did not drain keeps its checks."""
+    backend, nodes = backend_for(site)
+    for n in nodes.values():
+        n.stats = STATS.replace("compute-api,0,UP", "compute-api,0,DRAIN")
+    backend.restart("nova", "compute-api", "nova-api", "2026.2")
+    cmds = nodes["compute-api"].commands
+    at = {key: next(i for i, c in enumerate(cmds) if key in c)
+          for key in ("state maint", "systemctl stop", "systemctl start",
+                      "curl -s -o /dev/null -m 3 -w '%{http_code}' http://10.0.0.12:18774/",
+                      "state drain")}  # fmt: skip
+    assert list(at.values()) == sorted(at.values()), cmds
+    assert any("compute-api state maint" in c for c in nodes["controller"].commands)
+    for n in nodes.values():
+        n.commands.clear()
+        n.stats = STATS
+    backend.restart("nova", "compute-api", "nova-api", "2026.2")
+    assert not any("state" in c and "set server" in c for n in nodes.values() for c in n.commands)
 
 
 def test_releases_come_from_each_units_execstart(site):

@@ -106,6 +106,15 @@ def test_the_same_failures_while_haproxy_held_the_backend_drained_are_excused():
     # once ready again, it counts: a refusal after the drain ended
     assert judged(probes((23.0, "refused")), *lines).status == FAIL
 
+    # a restart's maintenance inside the drain (checks paused), then drained again: HAProxy
+    # says "leaving forced maintenance" on the way back to drain, and the span goes on
+    lines = (state(11, "enters drain state."), state(12, "is going DOWN for maintenance."),
+             state(14, "is UP/DRAIN (leaving forced maintenance)."),
+             state(14, "remains in forced drain mode."),
+             state(21, "is UP (leaving forced drain)."))  # fmt: skip
+    assert judged(probes((12.5, "refused"), (18.0, "timeout")), *lines).passed
+    assert judged(probes((23.0, "refused")), *lines).status == FAIL
+
 
 def test_a_health_check_taking_a_server_down_and_a_server_side_abort_are_outages():
     v = judged(probes(), state(15, "is DOWN, reason: Layer7 timeout"))

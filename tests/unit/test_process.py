@@ -43,8 +43,52 @@ def test_children_in_the_group_go_too(tmp_path):
     while len(process.group_members(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(process.group_members(proc.pid)) >= 2
-    process.stop(proc, timeout=5)
+    assert not process.stop(proc, timeout=5, whole_group=True).forced
     assert process.group_members(proc.pid) == []
+    # SIGTERM to the shell alone leaves its sleeps: they go at the bound, a forced kill
+    proc = process.spawn(
+        "parent", "local", None, ["sh", "-c", "sleep 60 & sleep 60"], ENV, tmp_path / "q.log"
+    )
+    while len(process.group_members(proc.pid)) < 2 and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    record = process.stop(proc, timeout=1)
+    assert record.forced and process.group_members(proc.pid) == []
+
+
+# A parent that ends its child as uwsgi's master ends a worker (SIGHUP), and a child that
+# notes any SIGTERM it gets before it goes.
+PARENT = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+def term(*_):
+    child.send_signal(signal.SIGHUP)
+    sys.exit(child.wait())
+signal.signal(signal.SIGTERM, term)
+time.sleep(60)
+"""
+CHILD = """
+import pathlib, signal, sys, time
+mark = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: (mark.write_text("SIGTERM"), sys.exit(1)))
+signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))
+mark.write_text("ready")
+time.sleep(60)
+"""
+
+
+def test_sigterm_goes_to_the_service_alone_which_ends_its_children_itself(tmp_path):
+    """As devstack's units stop a service (KillMode=process): a uwsgi worker signalled
+    beside its master hung in its exit (process.stop says how)."""
+    mark = tmp_path / "child"
+    argv = [sys.executable, "-c", PARENT, CHILD, str(mark)]
+    proc = process.spawn("master", "local", None, argv, ENV, tmp_path / "m.log")
+    deadline = time.monotonic() + 10
+    while not (mark.exists() and mark.read_text() == "ready") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(process.group_members(proc.pid)) == 2
+    record = process.stop(proc, timeout=10)
+    assert not record.forced and process.group_members(proc.pid) == []
+    assert mark.read_text() == "ready"  # the child never got a SIGTERM
 
 
 def test_a_reused_pid_is_not_ours(tmp_path):

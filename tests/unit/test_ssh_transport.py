@@ -19,6 +19,8 @@ from harness.backends import hosts
 from harness.backends.embedded import lifecycle, prereqs, remote, ssh
 from harness.backends.embedded.cloud import Cloud
 
+from .test_process import CHILD, PARENT
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "scenarios" / "nova-rolling.yaml"
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MARK": "a b'c$d"}
@@ -135,7 +137,9 @@ def local_host():
 def test_stop_and_start_command_lines_quote_every_argument():
     proc = process.Proc("nova-api", "controller", 4242, 777, "/l/nova-api.log")
     argv = shlex.split(remote.stop_command(proc, 30))
-    assert argv[:2] == ["bash", "-c"] and argv[3:] == ["stop", "4242", "777", "30000"]
+    assert argv[:2] == ["bash", "-c"] and argv[3:] == ["stop", "4242", "777", "30000", "4242"]
+    argv = shlex.split(remote.stop_command(proc, 30, whole_group=True))
+    assert argv[3:] == ["stop", "4242", "777", "30000", "-4242"]
     run = lifecycle.Launch(["/v/bin/uwsgi", "--ini", "/s/u w.ini"], ENV, Path("/s/logs/a.log"))
     argv = shlex.split(remote.start_command(run))
     assert argv[3:6] == ["start", "/s/logs/a.log", "env"]
@@ -179,10 +183,21 @@ def test_a_started_process_is_detached_with_exactly_its_environment_and_log(tmp_
 
 def test_the_node_stops_a_process_group_gracefully(tmp_path):
     proc = start_local(tmp_path, ["sh", "-c", "sleep 60 & sleep 60"])
-    out = local_host().run(remote.stop_command(proc, 10))
+    out = local_host().run(remote.stop_command(proc, 10, whole_group=True))
     how, ms, forced = out.stdout.split()
     assert (how, forced) == ("stopped", "0") and int(ms) < 10_000
     assert not process.alive(proc) and not process.group_members(proc.pid)
+
+
+def test_the_node_sends_sigterm_to_the_service_alone(tmp_path):
+    mark = tmp_path / "child"
+    proc = start_local(tmp_path, [sys.executable, "-c", PARENT, CHILD, str(mark)])
+    deadline = time.monotonic() + 10
+    while not (mark.exists() and mark.read_text() == "ready") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    how, _, forced = local_host().run(remote.stop_command(proc, 10)).stdout.split()
+    assert (how, forced) == ("stopped", "0") and not process.group_members(proc.pid)
+    assert mark.read_text() == "ready"  # its child was ended by it, never by our SIGTERM
 
 
 def test_the_node_kills_a_process_ignoring_sigterm_after_the_grace(tmp_path):

@@ -251,10 +251,56 @@ class Devstack:
     def restart(self, service: str, node: str, process: str, series: str) -> Stop:
         if process not in ds.UNITS:
             raise StepFailed(f"devstack runs no unit for {process}")
+        paused = self.pause_checks(process, node)
         stopped, *_ = self.carry_out(st.Restart(service, node, process, series))
         since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        if paused:
+            self.resume_checks(process, node)
         self.wait_started(service, node, process, since)
         return parse_stop(stopped)
+
+    def pause_checks(self, frontend: str, server: str) -> bool:
+        """As the embedded backend does (operations.pause_checks, which says why): a
+        drained API backend goes into maintenance for its restart, pausing HAProxy's checks."""
+        if frontend not in ds.FRONTED:
+            return False
+        nodes = self.api_nodes()
+        if any(self.stats(n)[(frontend, server)]["status"] != "DRAIN" for n in nodes):
+            return False
+        self._haproxy(f"set server {frontend}/{server} state maint")
+        return True
+
+    def resume_checks(self, frontend: str, server: str) -> None:
+        """Once the restarted backend answers us directly, drained again (checks on)."""
+        address, port = self.server_address(frontend, server)
+        url = f"http://{address}:{port}/"
+        probe = f"curl -s -o /dev/null -m 3 -w '%{{http_code}}' {shlex.quote(url)}"
+
+        def answering() -> bool:
+            code = self.hosts[server].run(probe).stdout.strip()
+            return code.isdigit() and 100 <= int(code) < 500
+
+        wait.until(answering, self.timeout, f"{frontend} on {server} answering {url}",
+                   interval=1.0)  # fmt: skip
+        self._haproxy(f"set server {frontend}/{server} state drain")
+
+    def server_address(self, frontend: str, server: str) -> tuple[str, int]:
+        """The backend's address and port as HAProxy has them (`show servers state`)."""
+        node = self.api_nodes()[0]
+        out = self.run(node, f"echo {shlex.quote(f'show servers state {frontend}')} | "
+                             f"socat stdio unix-connect:{self.layout.admin_socket}")  # fmt: skip
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        header = next((ln.lstrip("# ").split() for ln in lines if ln.startswith("#")), [])
+        for line in lines:
+            row = dict(zip(header, line.split(), strict=False))  # the first line: a count
+            if row.get("srv_name") == server and "srv_addr" in row and "srv_port" in row:
+                return row["srv_addr"], int(row["srv_port"])
+        raise StepFailed(f"HAProxy on {node} has no address for {frontend}/{server}")
+
+    def _haproxy(self, line: str) -> None:
+        command = ds.haproxy_command(line, self.layout)
+        for node in self.api_nodes():
+            self.run(node, command.command)
 
     def wait_started(self, service: str, node: str, process: str, since) -> None:
         api = BY_NAME[service].api

@@ -78,11 +78,11 @@ def commands(step: st.Step, layout: Layout, controller: str) -> list[Command]:
     if isinstance(step, st.Signal):
         return [Command(step.host, f"systemctl kill --signal={step.signal} {unit(step.process)}")]
     if isinstance(step, st.Drain):
-        return [_haproxy(f"set server {_frontend(step)}/{step.host} state drain", layout)]
+        return [haproxy_command(f"set server {_frontend(step)}/{step.host} state drain", layout)]
     if isinstance(step, st.Admit):
         lines = [f"set server {_frontend(step)}/{n} state ready" for n in step.ready]
         lines += [f"set server {_frontend(step)}/{n} state drain" for n in step.drain]
-        return [_haproxy(";".join(lines), layout)]
+        return [haproxy_command(";".join(lines), layout)]
     return []
 
 
@@ -173,7 +173,8 @@ def timed_stop(unit_name: str) -> str:
     )
 
 
-def _haproxy(line: str, layout: Layout) -> Command:
+def haproxy_command(line: str, layout: Layout) -> Command:
+    """One line on every API node's HAProxy admin socket."""
     return Command(
         "*api", f"echo {shlex.quote(line)} | socat stdio unix-connect:{layout.admin_socket}"
     )

@@ -200,7 +200,7 @@ def teardown(cloud: Cloud) -> None:
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
         stops = list(pool.map(lambda p: process.stop(p, timeout), services))
     for name in INFRA:
-        stops += [process.stop(p, timeout) for p in procs if p.name == name]
+        stops += [process.stop(p, timeout, whole_group=True) for p in procs if p.name == name]
     for stop in stops:
         if stop.forced:
             log.warning(

@@ -29,10 +29,36 @@ def find(cloud: Cloud, node: str, name: str) -> process.Proc:
 def stop(cloud: Cloud, node: str, name: str, timeout: float | None = None) -> process.StopRecord:
     """A graceful stop: SIGTERM, the scenario's bounded wait, then SIGKILL."""
     proc = find(cloud, node, name)
-    record = process.stop(
-        proc, cloud.scenario.services.stop_timeout if timeout is None else timeout
-    )
+    pause_checks(cloud, node, name)
+    grace = cloud.scenario.services.stop_timeout if timeout is None else timeout
+    record = process.stop(proc, grace, whole_group=name in lifecycle.INFRA)
     return stopped(cloud, proc, record)
+
+
+def pause_checks(cloud: Cloud, node: str, name: str) -> None:
+    """A drained API backend goes into maintenance for its restart, which pauses HAProxy's
+    health checks until wait_started resumes them. A check waits 5 s (`timeout check`);
+    an app can take longer to load (neutron-api took 6 s beside a test run), and the check
+    HAProxy then abandons with a reset made the new app log `CRITICAL … OSError: write
+    error`: the harness's bound, not the service's fault. A drained server gets no requests
+    in either state; one the plan did not drain keeps its checks, as it would in a wrong
+    procedure."""
+    frontend = _frontend(name)
+    if not frontend or not cloud.processes(name=haproxy.NAME):
+        return
+    if haproxy.server_status(cloud).get((frontend, node)) == "DRAIN":
+        haproxy.set_state(cloud, frontend, node, "maint")
+
+
+def resume_checks(cloud: Cloud, frontend: str, node: str) -> None:
+    """Back from maintenance to drained (checks on), once the app answered us."""
+    if haproxy.server_status(cloud).get((frontend, node)) == "MAINT":
+        haproxy.set_state(cloud, frontend, node, "drain")
+
+
+def _frontend(name: str) -> str | None:
+    """The HAProxy frontend of an API process name (nova-api → nova-api), else None."""
+    return next((s.api.name for s in BY_NAME.values() if s.api and s.api.name == name), None)
 
 
 def stopped(cloud: Cloud, proc: process.Proc, record: process.StopRecord) -> process.StopRecord:
@@ -85,6 +111,7 @@ def wait_started(
     svc = BY_NAME[service]
     if svc.api and name == svc.api.name:
         wait_api(cloud, cloud.scenario.node(node_name), svc.api)
+        resume_checks(cloud, svc.api.name, node_name)
         # Answering us is not enough: HAProxy must have seen it healthy too, or admitting
         # it (and draining the old one in a handover) leaves the VIP with no server.
         wait_checked_healthy(cloud, svc.api.name, node_name)

@@ -24,10 +24,11 @@ from harness.errors import StepFailed
 from harness.scenario import Node
 from harness.services import BY_NAME
 
-# $1 pid, $2 its start time (clock ticks), $3 the grace in ms. Prints "<how> <ms> <forced>".
+# $1 pid, $2 its start time (clock ticks), $3 the grace in ms, $4 whom SIGTERM goes to (the
+# pid, or "-pid": its process group; process.stop says why). Prints "<how> <ms> <forced>".
 # A pid whose start time differs is not ours: it is never signalled.
 STOP = r"""
-pid=$1 ticks=$2 grace=$3
+pid=$1 ticks=$2 grace=$3 term=$4
 alive() {
   local s
   s=$(cat /proc/$pid/stat 2>/dev/null) || return 1
@@ -38,7 +39,7 @@ members() { ps -e -o pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/ {n++} 
 now() { echo $(( $(date +%s%N) / 1000000 )); }
 start=$(now)
 alive || { echo "gone 0 0"; exit 0; }
-kill -TERM -- "-$pid" 2>/dev/null
+kill -TERM -- "$term" 2>/dev/null
 while [ $(( $(now) - start )) -lt "$grace" ]; do
   if ! alive && ! members; then echo "stopped $(( $(now) - start )) 0"; exit 0; fi
   sleep 0.1
@@ -65,8 +66,9 @@ echo "$pid $s"
 """
 
 
-def stop_command(proc: process.Proc, timeout: float) -> str:
-    args = [str(proc.pid), str(proc.start_ticks), str(int(timeout * 1000))]
+def stop_command(proc: process.Proc, timeout: float, whole_group: bool = False) -> str:
+    term = f"-{proc.pid}" if whole_group else str(proc.pid)
+    args = [str(proc.pid), str(proc.start_ticks), str(int(timeout * 1000)), term]
     return shlex.join(["bash", "-c", STOP, "stop", *args])
 
 
@@ -106,8 +108,9 @@ def stop(
 ) -> process.StopRecord:
     """A graceful stop on the node, recorded as operations.stop records a local one."""
     proc = operations.find(cloud, node, name)
+    operations.pause_checks(cloud, node, name)
     grace = cloud.scenario.services.stop_timeout if timeout is None else timeout
-    out = host.run(stop_command(proc, grace))
+    out = host.run(stop_command(proc, grace, whole_group=name in lifecycle.INFRA))
     try:
         _, ms, forced = out.stdout.split()
         record = process.StopRecord(proc.name, node, proc.pid, int(ms) / 1000, forced == "1")
