@@ -121,6 +121,10 @@ class Target(Protocol):
         """series → project → the version its venv holds, where known (the reports say
         what was rolled; the catalog's versions stand in for the rest)."""
 
+    def pin_facts(self, project: str) -> dict[str, dict]:
+        """series → what the project's release says about its automatic RPC cap (its
+        service's `pins.facts`, run in that side's venv), where it could be read."""
+
     def check_hosts(self, plan) -> dict: ...
 
     def collect_logs(self, dest: Path) -> int: ...

@@ -18,6 +18,7 @@ from harness.checks.oracles import (
     resources,
     rpc_bus,
     rpc_end_to_end,
+    rpc_pins,
     schema,
     service_logs,
     tempest,
@@ -26,7 +27,7 @@ from harness.checks.record import RunRecord
 from harness.checks.verdict import UNKNOWN, Verdict, worst
 
 ORACLES = (failed_requests, monotonic_version, rpc_bus, rpc_end_to_end, resources, hosts,
-           procedure, service_logs, latency, schema, disruption, tempest)  # fmt: skip
+           procedure, service_logs, latency, schema, disruption, tempest, rpc_pins)  # fmt: skip
 EVIDENCE = 20  # pieces of evidence kept per oracle in summaries; the ledgers hold the rest
 
 

@@ -22,6 +22,7 @@ RESOURCES = "resources.json"
 HOSTS = "hosts.json"
 SCHEMA = "schema"  # rolled/<database>.sql and fresh/<database>.sql, from the backend
 LOGS = "logs"  # <node>/<process>.log, as the backend collected them (redacted)
+PINS = "pins.json"  # per pinned service: its peer, its log line, each release's version facts
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunRecord:
     schemas: dict[str, dict[str, str]] | None = None  # rolled|fresh → database → its dump
     probes: list[dict] | None = None  # the probe worker's records; None: no probes ran
     tempest: list[dict] | None = None  # the tempest runs, in order; None: tempest did not run
+    pins: dict | None = None  # service → {peer, selected, target, facts}; None: not recorded
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:
@@ -53,7 +55,7 @@ class RunRecord:
             resources=_json(run_dir / RESOURCES), hosts=_json(run_dir / HOSTS),
             events=events, logs=_logs(run_dir / LOGS), schemas=_schemas(run_dir / SCHEMA),
             probes=_probes(run_dir / probe_ledger.LEDGER),
-            tempest=_tempest(run_dir / tempest_ledger.LEDGER),
+            tempest=_tempest(run_dir / tempest_ledger.LEDGER), pins=_json(run_dir / PINS),
         )  # fmt: skip
 
 

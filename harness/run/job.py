@@ -28,7 +28,7 @@ from harness.plan import planner, runner, steps
 from harness.plan.events import EventLog
 from harness.progress import log
 from harness.report import github, results
-from harness.run import survival
+from harness.run import pins, survival
 from harness.run import tempest as tempest_run
 from harness.run.observe import Watch
 from harness.secrets import redact
@@ -217,6 +217,7 @@ def _conclude(summary: dict, watch: Watch, resources: Resources, plan: planner.P
         log.warning("collecting the logs failed: %s", e)
     # Read again: devstack's nodes install the new side during the roll.
     summary["sides"] = sides_record(target.scenario, target.installed())
+    pins.write(target, run_dir)
     summary["ended"] = time.time()
     _save_run(run_dir, summary)
 

@@ -77,6 +77,19 @@ class Schema:
         return f"OS_{group.upper()}__{name.upper()}"
 
 
+@dataclass(frozen=True)
+class Pins:
+    """How a service caps the RPC version it sends automatically, for the rpc_pins oracle: a
+    process reads the lowest service version its `peer` processes recorded, maps it through
+    its own release's history to an RPC version, and logs the choice (`selected`, a regex
+    with the groups `rpc` and `service`). `facts` is Python run in a release's venv that
+    prints that release's {"service_version": N, "peer_rpc": {"N": "x.y", ...}}."""
+
+    peer: str
+    selected: str
+    facts: str
+
+
 class Service:
     """Base class; subclasses fill in the class attributes and the hooks they need."""
 
@@ -87,6 +100,7 @@ class Service:
     databases: tuple[str, ...] = ()
     schemas: tuple[Schema, ...] = ()  # how a fresh install makes each of its databases
     api: Api | None = None
+    pins: Pins | None = None  # its automatic RPC cap, if it has one
     # Files that belong to the code, not to the operator (paste pipelines): a release's
     # package installs them into the config dir, as a distro package does. venv path → name.
     packaged_files: dict[str, str] = {}

@@ -134,7 +134,7 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     oracles = summary["oracles"]
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus", "rpc_end_to_end",
                             "resources", "hosts", "procedure", "service_logs",
-                            "latency", "schema", "disruption", "tempest"}  # fmt: skip
+                            "latency", "schema", "disruption", "tempest", "rpc_pins"}  # fmt: skip
     for name, verdict in oracles.items():  # pass, or fail only as the scenario's known findings
         assert verdict["verdict"] in ("pass", "xfail"), (name, verdict["summary"])
     assert oracles["failed_requests"]["requests"] == len(requests)

@@ -1,6 +1,6 @@
 """Recorded runs for the report tests: a run folder written the way `harness run` writes
 one (run.json, scenario.yaml, events, request ledger, bus trace, resources, hosts, logs,
-probes, tempest runs), with
+probes, tempest runs, pins), with
 a history chosen by the test: a clean run, one with failed requests, or one whose only
 failure is a known finding of its scenario."""
 
@@ -51,6 +51,7 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
     (run_dir / "resources.json").write_text(json.dumps(_resources()))
     (run_dir / "hosts.json").write_text(json.dumps(_hosts()))
     _logs(run_dir)
+    _pins(run_dir)
     _haproxy(run_dir)
     _probes(run_dir)
     _tempest(run_dir)
@@ -59,8 +60,9 @@ def write_run(run_dir: Path, kind: str = "pass") -> Path:
 
 
 def _events(run_dir: Path) -> None:
-    rel = {"controller": {"nova-api": "2026.1", "nova-conductor": "2026.1"},
-           "compute-api": {"nova-api": "2026.1"}}  # fmt: skip
+    rel = {"controller": {"nova-api": "2026.1", "nova-conductor": "2026.1",
+                          "nova-compute": "2026.1"},
+           "compute-api": {"nova-api": "2026.1", "nova-compute": "2026.1"}}  # fmt: skip
     events = [{"t": T0, "event": "plan", "seed": 42, "steps": len(STEPS),
                "scenario": "nova-rolling"},
               {"t": T0, "event": "releases", "releases": json.loads(json.dumps(rel))}]  # fmt: skip
@@ -126,7 +128,26 @@ def _logs(run_dir: Path) -> None:
         at(-5, 100, "INFO", "Starting conductor node (version 33.0.0)")
         + at(-4, 100, "ERROR", "Could not load 'x' (as the cloud came up)")
         + at(12, 200, "INFO", "Starting conductor node (version 34.0.0)")
+        + at(
+            13,
+            200,
+            "INFO",
+            "Automatically selected compute RPC version 6.5 from minimum service version 72",
+        )
     )
+
+
+def _pins(run_dir: Path) -> None:
+    """nova's RPC pin facts, as read in each side's venv (nova 33.0.0 and 34.0.0)."""
+    from harness.services import BY_NAME
+
+    history = {str(v): "6.5" for v in range(71, 75)}
+    facts = {"2026.1": {"service_version": 72, "peer_rpc": history},
+             "2026.2": {"service_version": 74, "peer_rpc": history}}  # fmt: skip
+    pins = BY_NAME["nova"].pins
+    doc = {"nova": {"peer": pins.peer, "selected": pins.selected, "target": "2026.2",
+                    "facts": facts}}  # fmt: skip
+    (run_dir / "pins.json").write_text(json.dumps(doc))
 
 
 def _haproxy(run_dir: Path) -> None:

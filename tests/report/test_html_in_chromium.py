@@ -55,8 +55,8 @@ def test_the_report_renders_offline_with_its_timeline_and_tables(browser, tmp_pa
     assert page.inner_text("#verdict") == kind
     assert page.locator("#timeline rect.band").count() == len(STEPS)
     lanes = page.locator("#timeline text.lane").all_text_contents()
-    assert "controller nova-conductor" in lanes and len(lanes) == 3
-    assert page.locator("#oracles tr.oracle").count() == 12
+    assert "controller nova-conductor" in lanes and len(lanes) == 5  # 3 processes, 2 computes
+    assert page.locator("#oracles tr.oracle").count() == 13
     assert page.locator("#steps tr.step").count() == len(STEPS)
     # the latency table: one API, its baseline (before step 6.5) and phase 6 side by side
     assert page.locator("#latency tr.latency").count() == 1

@@ -30,7 +30,7 @@ def test_results_json_says_what_gates_need(run):
     assert set(oracles) == {"failed_requests", "monotonic_version", "rpc_bus",
                             "rpc_end_to_end", "resources", "hosts", "procedure",
                             "service_logs", "latency", "schema", "disruption",
-                            "tempest"}  # fmt: skip
+                            "tempest", "rpc_pins"}  # fmt: skip
     expected = {"pass": "pass", "fail": "fail", "xfail": "xfail"}[kind]
     assert oracles["failed_requests"]["verdict"] == expected
     assert oracles["failed_requests"]["count"] == (0 if kind == "pass" else 3)
@@ -38,6 +38,8 @@ def test_results_json_says_what_gates_need(run):
     # the restart's refusals and HAProxy's DOWN fell while the backend was drained
     assert (oracles["disruption"]["verdict"], oracles["disruption"]["excused"]) == ("pass", 4)
     assert (oracles["rpc_bus"]["published"], oracles["rpc_bus"]["lost"]) == (10, 0)
+    # the new conductor chose 6.5 from 72 while both computes ran 2026.1 (72)
+    assert (oracles["rpc_pins"]["verdict"], oracles["rpc_pins"]["selections"]) == ("pass", 1)
     assert (oracles["tempest"]["verdict"], oracles["tempest"]["runs"]) == (
         "pass", {"baseline": 1, "during": 1, "after": 1})  # fmt: skip
     assert oracles["rpc_end_to_end"]["started"] == oracles["rpc_end_to_end"]["completed"] == 2
@@ -59,7 +61,7 @@ def test_junit_has_a_case_per_step_and_oracle_with_the_evidence(run):
     report.write_all(run_dir)
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert len(cases) == 3 + 12
+    assert len(cases) == 3 + 13
     oracle = cases["oracle failed_requests"]
     if kind == "pass":
         assert oracle.find("failure") is None and oracle.find("skipped") is None

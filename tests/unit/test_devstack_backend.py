@@ -36,7 +36,7 @@ from harness.errors import StepFailed, UserError
 from harness.plan import planner
 from harness.plan import steps as st
 from harness.plan.events import EventLog
-from harness.releases import catalog
+from harness.releases import catalog, pin_facts
 from harness.services import BY_NAME
 
 from .test_planner import DEFAULT
@@ -102,6 +102,13 @@ class ScriptedNode(base.BaseBackend):
             return "Linux\n"
         if cmd.startswith("cat -- "):
             return self.files.get(cmd.split()[-1], "")
+        if "SERVICE_VERSION_HISTORY" in cmd:  # nova's RPC pin facts (pin_facts.FACTS)
+            version = 72 if self.venv in cmd else 74  # devstack's venv: the old side
+            return (
+                "a warning\n"
+                + json.dumps({"service_version": version, "peer_rpc": {"72": "6.5", "74": "6.5"}})
+                + "\n"
+            )
         if "importlib.metadata" in cmd:  # the venv's python, the script, the projects
             python, _, _, *projects = shlex.split(cmd)
             found = {**catalog.get("2026.2").versions, "nova": self.version,
@@ -142,7 +149,8 @@ def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, t
     plan = planner.build(backend.scenario, 3)
     api_only = (st.Disable, st.Enable)  # nova API calls, the same on every backend
     ctx = st.Context(backend, EventLog(tmp_path / "events.jsonl"))
-    probes = ("show stat", "curl ", "-p ExecStart", "cat > ", "importlib.metadata")
+    probes = ("show stat", "curl ", "-p ExecStart", "cat > ", "importlib.metadata",
+              "SERVICE_VERSION_HISTORY")  # fmt: skip
     for _, _, step in plan.numbered():
         if isinstance(step, api_only):
             continue
@@ -349,6 +357,12 @@ def test_a_run_reports_each_sides_versions_as_the_nodes_installed_them(site, tmp
     assert sides["to"]["projects"]["keystone"] == catalog.get("2026.2").versions["keystone"]
     assert [s["path"] for s in sides["to"]["sources"]] == [str(checkout)]
     assert sides["from"]["series"] == "2026.1" and sides["from"]["projects"] == deployed
+    pins = json.loads((run_dir / "pins.json").read_text())["nova"]  # read in the same venvs
+    assert (pins["peer"], pins["target"]) == ("nova-compute", "master")
+    assert {s: f["service_version"] for s, f in pins["facts"].items()} == {
+        "2026.1": 72,
+        "master": 74,
+    }
 
 
 def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_release_venv(
@@ -364,8 +378,9 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     backend = Devstack(devstack_nodes.scenario_on(s, site), site, hosts, nova_reporting_up)
     nodes["compute-api"].version = "34.0.1.dev2"  # pbr's, of the checkout on the node
     backend.install("compute-api", "2026.2")
-    written, constraints, install, versions = nodes["compute-api"].commands
+    written, constraints, install, versions, pins = nodes["compute-api"].commands
     assert versions == ds.installed_versions(ds.Layout().venv("2026.2"))
+    assert pins == pin_facts.remote_command(ds.Layout().venv("2026.2"), "nova")
     releases = ds.Layout().releases
     assert written.startswith(f"mkdir -p {releases} && cat > {releases}/2026.2.txt <<")
     assert "\nkeystone==" in written and "\nnova==" not in written  # nova: the source
@@ -379,7 +394,7 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     # A release without sources is built from its lock, as before.
     nodes["controller"].commands.clear()
     backend.install("controller", "2026.1")
-    assert nodes["controller"].commands[-2] == ds.install_command(ds.Layout(), "2026.1")
+    assert nodes["controller"].commands[-3] == ds.install_command(ds.Layout(), "2026.1")
 
 
 @pytest.mark.parametrize(

@@ -37,12 +37,12 @@ from harness.errors import StepFailed, UserError
 from harness.plan import steps as st
 from harness.process import OUTPUT_KEPT
 from harness.progress import log
-from harness.releases import venv
+from harness.releases import pin_facts, venv
 from harness.releases.catalog import is_catalogued
 from harness.releases.sources import check_series
 from harness.scenario import Scenario
 from harness.secrets import SECRETS, Secrets
-from harness.services import BY_NAME
+from harness.services import BY_NAME, ORDER
 from harness.services.nova import computes
 
 
@@ -156,6 +156,8 @@ class Devstack:
         self.timeout = scenario.services.startup_timeout
         # series → project → version, as read on the nodes: what each side runs
         self.installed: dict[str, dict[str, str]] = {}
+        # project → series → its automatic RPC cap's facts, read in the same venvs
+        self.pin_facts: dict[str, dict[str, dict]] = {}
 
     # -- running commands ---------------------------------------------------------------
 
@@ -229,7 +231,17 @@ class Devstack:
         if known != found:
             log.warning("%s on %s holds %s, not %s as on the node read first", series, node,
                         found, known)  # fmt: skip
+        self.read_pin_facts(node, series, venv_dir)
         return found
+
+    def read_pin_facts(self, node: str, series: str, venv_dir: str) -> None:
+        for svc in ORDER:
+            if svc.pins is None or series in self.pin_facts.get(svc.project, {}):
+                continue
+            out = self.hosts[node].run(pin_facts.remote_command(venv_dir, svc.project))
+            facts = pin_facts.parse(out.stdout, f"{venv_dir} on {node}")
+            if facts:
+                self.pin_facts.setdefault(svc.project, {})[series] = facts
 
     def write(self, node: str, path: str, text: str) -> None:
         folder = path.rsplit("/", 1)[0]

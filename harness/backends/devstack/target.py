@@ -60,6 +60,10 @@ class DevstackTarget:
         installed for the new."""
         return dict(self.backend.installed) if self.backend else {}
 
+    def pin_facts(self, project: str) -> dict[str, dict]:
+        """As read on the nodes, in the venvs installed() reads."""
+        return dict(self.backend.pin_facts.get(project, {})) if self.backend else {}
+
     def up(self) -> DevstackCloud:
         """Reach every node, read devstack's admin credentials: the cloud is already up."""
         for name, host in self.hosts.items():

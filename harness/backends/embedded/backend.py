@@ -11,7 +11,7 @@ from harness.backends.embedded import collect, faults, lifecycle, operations, sc
 from harness.backends.embedded.cloud import Cloud
 from harness.errors import UserError
 from harness.progress import log
-from harness.releases import venv
+from harness.releases import pin_facts, venv
 from harness.services import BY_NAME
 from harness.services.nova import computes
 
@@ -123,6 +123,12 @@ class EmbeddedTarget:
                  (self.cloud.record["venvs"] if self.cloud else {}).items()}  # fmt: skip
         manifests = {series: venv.manifest(p) for series, p in built.items() if venv.is_built(p)}
         return {series: m["projects"] for series, m in manifests.items() if m.get("projects")}
+
+    def pin_facts(self, project: str) -> dict[str, dict]:
+        """Read in each venv the harness built for the cloud."""
+        venvs = self.cloud.record["venvs"] if self.cloud else {}
+        return {series: facts for series, path in venvs.items()
+                if (facts := pin_facts.read(Path(path) / "bin" / "python", project))}  # fmt: skip
 
     def check_hosts(self, plan) -> dict:
         return hostcheck.check_hosts(self.cloud, plan)

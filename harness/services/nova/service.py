@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 from harness import process, wait
 from harness.errors import StepFailed
 from harness.scenario import Node
-from harness.services.base import Action, Api, OnDevstack, Schema, Service, authtoken, write_ini
+from harness.services.base import (
+    Action,
+    Api,
+    OnDevstack,
+    Pins,
+    Schema,
+    Service,
+    authtoken,
+    write_ini,
+)
 from harness.services.nova import computes as nova_services
 from harness.services.nova import resources as nova_resources
 
@@ -54,6 +63,16 @@ class Nova(Service):
     }
     # The pin that lets old and new computes talk while both run.
     rpc_pin = ("upgrade_levels", "compute", "auto")
+    # What [upgrade_levels] compute = auto makes every process choose (nova/compute/rpcapi.py,
+    # logged at INFO once per process, at its first compute RPC, and again after a reset).
+    pins = Pins(
+        peer="nova-compute",
+        selected=r"Automatically selected compute RPC version (?P<rpc>[\d.]+) from minimum "
+        r"service version (?P<service>\d+)",
+        facts="import json; from nova.objects import service as s; print(json.dumps("
+        "{'service_version': s.SERVICE_VERSION, 'peer_rpc': {str(v): h['compute_rpc'] "
+        "for v, h in enumerate(s.SERVICE_VERSION_HISTORY)}}))",
+    )
 
     def roll(self, p) -> list:
         controller = p.scenario.controller.name

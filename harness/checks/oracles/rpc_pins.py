@@ -1,0 +1,189 @@
+"""Oracle 13, rpc_pins: every RPC version cap a service chose automatically was the one its
+peers allowed at that moment, and once the roll is done the caps are the newest.
+
+nova's `[upgrade_levels] compute = auto` (and cinder's caps, the same design): a process
+reads the lowest service version its peers recorded in the `services` table, maps it
+through its own release's version history to an RPC version, caches it, and logs it once:
+
+    Automatically selected compute RPC version 6.5 from minimum service version 72
+
+The run records, per release, each pinned service's facts (`pins.json`: its own service
+version and its history, version → the peer RPC version it means); the timeline says which
+release every peer ran at each moment. For each selection (node, process, pid, time):
+
+- **above a live peer**: the cap exceeds the RPC version some peer running then accepts;
+- **not the minimum**: the service version it chose from is not the lowest its peers ran
+  then (a peer restarting in the step in progress may count as either side);
+- **stale at the end**: a process still running when the roll ended whose last cap is
+  below the newest, once every peer runs the target (its reset was skipped).
+
+A process that never needed the cap chose none, and is not judged (it chooses at first use,
+from the table as it is then). Evidence names service, node, pid, release, the cap, the
+peer it breaks and the step. No pins.json: unknown (the oracle saw nothing to judge).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from harness.checks.oracles import service_logs
+from harness.checks.record import RunRecord
+from harness.checks.timeline import Timeline
+from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+
+NAME = "rpc_pins"
+UNIT = "pin choices"
+
+
+def version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in v.split("."))
+
+
+def selections(logs: dict[str, str], pattern: re.Pattern) -> list[dict]:
+    """Every cap a process logged choosing: {node, process, pid, t, rpc, service, first_t}."""
+    found = []
+    for name, text in sorted(logs.items()):
+        node, process = service_logs._names(name)
+        first_seen: dict[int, float] = {}
+        for raw in text.splitlines():
+            line = service_logs._line(raw)
+            if line is None:
+                continue
+            first_seen.setdefault(line.pid, line.t)
+            m = pattern.search(line.text)
+            if m:
+                found.append({"node": node, "process": process, "pid": line.pid, "t": line.t,
+                              "rpc": m["rpc"], "service": int(m["service"]),
+                              "first_t": first_seen[line.pid]})  # fmt: skip
+    return found
+
+
+def last_pids(logs: dict[str, str]) -> dict[tuple[str, str], int]:
+    """(node, process) → the pid of its log's last line: the one running when the run ended."""
+    out = {}
+    for name, text in logs.items():
+        node, process = service_logs._names(name)
+        for raw in reversed(text.splitlines()):
+            line = service_logs._line(raw)
+            if line is not None:
+                out[(node, process)] = line.pid
+                break
+    return out
+
+
+def peers_at(timeline: Timeline, peer: str, t: float) -> dict[str, str]:
+    """node → the release its `peer` process ran at `t` (the timeline's record then; before
+    the first record, the first: the cloud as it came up)."""
+    if not timeline.releases:
+        return {}
+    i = max(0, bisect.bisect_right([r[0] for r in timeline.releases], t) - 1)
+    return {node: procs[peer] for node, procs in timeline.releases[i][1].items() if peer in procs}
+
+
+def _release(sel: dict, timeline: Timeline) -> str | None:
+    r = service_logs.LogRecord(sel["node"], sel["process"], sel["pid"], sel["t"], "INFO", "",
+                               [""])  # fmt: skip
+    return service_logs._release(r, timeline, sel["first_t"], "")
+
+
+def _possible_minima(timeline: Timeline, peer: str, facts: dict, t: float) -> set[int]:
+    """The lowest peer service version at `t`; if a step is in progress, also as it stood
+    when the step began and as it stood after (a peer restarting in it writes its row at
+    some moment in between)."""
+    moments = [t]
+    for start, end, _ in timeline.steps:
+        if start <= t <= end:
+            moments += [start, end + 1e-6]
+    out = set()
+    for moment in moments:
+        versions = [facts[s]["service_version"] for s in peers_at(timeline, peer, moment).values()
+                    if s in facts]  # fmt: skip
+        if versions:
+            out.add(min(versions))
+    return out
+
+
+def judge_service(service: str, pins: dict, record: RunRecord) -> tuple[list[dict], int]:
+    """(violations, how many selections were judged) for one pinned service."""
+    pattern = re.compile(pins["selected"])
+    facts, peer, target = pins["facts"], pins["peer"], pins["target"]
+    timeline = record.timeline
+    found = selections(record.logs or {}, pattern)
+    bad = []
+    for sel in found:
+        release = _release(sel, timeline)
+        step = timeline.step_at(sel["t"])
+        where = {"service": service, "node": sel["node"], "process": sel["process"],
+                 "pid": sel["pid"], "release": release, "t": sel["t"], "cap": sel["rpc"],
+                 "from_service_version": sel["service"], "step": step}  # fmt: skip
+        running = peers_at(timeline, peer, sel["t"])
+        accepts = {n: _own_rpc(facts, s) for n, s in running.items() if s in facts}
+        above = sorted(n for n, rpc in accepts.items()
+                       if version_key(sel["rpc"]) > version_key(rpc))  # fmt: skip
+        if above:
+            node = above[0]
+            broken = f"{peer} on {node} ({running[node]}, accepts {accepts[node]})"
+            bad.append({**where, "why": "above a live peer", "peer": broken})
+            continue
+        minima = _possible_minima(timeline, peer, facts, sel["t"])
+        if minima and sel["service"] not in minima:
+            bad.append({**where, "why": "not the minimum",
+                        "peer": f"{peer}s' lowest service version then: "
+                                + " or ".join(str(m) for m in sorted(minima))})  # fmt: skip
+    bad += _stale(found, record, pins, target)
+    return bad, len(found)
+
+
+def _own_rpc(facts: dict, series: str) -> str:
+    """The RPC version a peer on `series` accepts: its own version's entry in its history."""
+    f = facts[series]
+    return f["peer_rpc"][str(f["service_version"])]
+
+
+def _stale(found: list[dict], record: RunRecord, pins: dict, target: str) -> list[dict]:
+    timeline, peer, facts = record.timeline, pins["peer"], pins["facts"]
+    if not timeline.releases or target not in facts:
+        return []
+    final = timeline.releases[-1][1]
+    if any(procs.get(peer) != target for procs in final.values() if peer in procs):
+        return []  # not every peer on the target: nothing says the caps must have risen
+    newest = _own_rpc(facts, target)
+    alive = last_pids(record.logs or {})
+    last: dict[tuple, dict] = {}
+    for sel in found:
+        if alive.get((sel["node"], sel["process"])) == sel["pid"]:
+            last[(sel["node"], sel["process"])] = sel
+    out = []
+    for sel in last.values():
+        if version_key(sel["rpc"]) < version_key(newest):
+            out.append({"service": pins["service"], "node": sel["node"],
+                        "process": sel["process"], "pid": sel["pid"],
+                        "release": _release(sel, timeline), "t": sel["t"], "cap": sel["rpc"],
+                        "from_service_version": sel["service"],
+                        "step": timeline.step_at(sel["t"]), "why": "stale at the end",
+                        "peer": f"every {peer} on {target}, which accepts {newest}"})  # fmt: skip
+    return out
+
+
+def check(record: RunRecord) -> Verdict:
+    if record.pins is None or record.logs is None:
+        return Verdict(NAME, UNKNOWN, "no pin facts or no logs recorded: nothing to judge")
+    bad, judged = [], 0
+    for service, pins in sorted(record.pins.items()):
+        found, n = judge_service(service, {**pins, "service": service}, record)
+        bad += found
+        judged += n
+    counts = {"selections": judged, "violations": len(bad)}
+    if not judged:
+        return Verdict(NAME, UNKNOWN, "no process logged choosing an RPC cap", counts)
+    if bad:
+        first = bad[0]
+        return Verdict(NAME, FAIL,
+                       f"{len(bad)} of {judged} automatic RPC caps wrong; first: "
+                       f"{first['process']} on {first['node']} ({first['release']}) chose "
+                       f"{first['cap']}, "
+                       f"{first['why']}: {first['peer']}, during {first['step']}",
+                       counts, bad)  # fmt: skip
+    return Verdict(NAME, PASS, f"{judged} automatic RPC caps, each the one its peers allowed",
+                   counts)  # fmt: skip
