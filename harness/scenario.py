@@ -107,6 +107,7 @@ class PlanOptions:
     rpc_pin: bool = True  # false: no [upgrade_levels] compute=auto while old computes run
     leave_old: tuple[tuple[str, str], ...] = ()  # (node, process) never restarted
     skip_actions: tuple[tuple[str, str], ...] = ()  # (service, action) never run: a contract
+    reset_caps: bool = True  # false: no service drops the RPC cap it cached while peers were old
     faults: tuple[Fault, ...] = ()
 
 

@@ -38,7 +38,7 @@ def corrected(scenario: Scenario) -> Scenario:
     nodes, which is what the host checks compare them with."""
     right = PlanOptions()
     fixed = {f: getattr(right, f) for f in ("projects", "drain_apis", "rpc_pin", "leave_old",
-                                             "skip_actions", "faults")}  # fmt: skip
+                                             "skip_actions", "reset_caps", "faults")}  # fmt: skip
     return replace(scenario, plan=replace(scenario.plan, **fixed))
 
 
@@ -51,6 +51,8 @@ def describe(options: PlanOptions) -> str:
         parts.append("drain_apis=false")
     if not options.rpc_pin:
         parts.append("rpc_pin=false")
+    if not options.reset_caps:
+        parts.append("reset_caps=false")
     parts += [f"leave_old={node}/{process}" for node, process in options.leave_old]
     parts += [f"skip={service}/{action}" for service, action in options.skip_actions]
     parts += [f"fault={f.action}" for f in options.faults]

@@ -39,8 +39,8 @@ def case(number: int) -> Path:
 
 def test_the_catalog_has_the_issues_cases():
     # 1-8: the procedure issue's; 9: a schema step skipped, 10: no drain under the light
-    # load, 11: an old API left serving (the oracles issue's)
-    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 12)]
+    # load, 11: an old API left serving (the oracles issue's), 12: a cap reset skipped (the pins')
+    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 13)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -241,3 +241,12 @@ def test_case_11_admits_the_old_nova_api_and_then_reads_across_both():
     i = next(i for i, s in enumerate(steps) if isinstance(s, st.Fault))
     assert steps[i].action == "servers-across-apis"
     assert isinstance(steps[i - 1], st.Admit) and steps[i - 1].ready == ("compute-api",)
+
+
+def test_case_12_rolls_the_pair_where_the_cap_rises_and_never_resets_it():
+    s = load(case(12))
+    assert (s.release_from, s.release_to) == ("2025.2", "2026.1")
+    why = "drop its cached RPC version cap"
+    assert any(getattr(st_, "why", "") == why for _, st_ in steps_of(plan_of(DEFAULT)))
+    assert not any(getattr(st_, "why", "") == why for _, st_ in steps_of(plan_of(case(12))))
+    assert not any(isinstance(st_, st.Signal) for _, st_ in steps_of(plan_of(case(12))))

@@ -88,6 +88,8 @@ class Nova(Service):
         # conductor, scheduler, and every compute but the last one rolled.
         stale = [(controller, name) for name in CONTROLLER_DAEMONS]
         stale += [(n, "nova-compute") for n in computes[:-1]]
+        if not p.scenario.plan.reset_caps:  # deliberately wrong (plan/wrong.py)
+            stale = []
         for node, name in stale:
             why = "drop its cached RPC version cap"
             if p.scenario.plan.cap_reset == "sighup":
