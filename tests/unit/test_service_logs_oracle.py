@@ -105,6 +105,34 @@ def test_a_pid_first_seen_during_its_own_restart_is_the_new_release():
     assert service_logs.check(failed).evidence[0]["release"] == "2026.2"
 
 
+def test_a_traceback_python_printed_itself_is_a_record_at_the_last_timestamped_line():
+    """An exception no handler caught in a thread: Python writes it to the log without
+    oslo.log's prefix (neutron-api's segments notifier did, 8 to 36 times a run)."""
+    bare = ["Exception in thread Thread-3 (synced_send):",
+            "Traceback (most recent call last):",
+            f'  File "{VENV1}/neutron/notifiers/batch_notifier.py", line 69, in _notify',
+            "    self.callback(batched_events)",
+            "KeyError: 'x'", "",
+            "During handling of the above exception, another exception occurred:", "",
+            "Traceback (most recent call last):",
+            '  File "/v/keystoneauth1/session.py", line 1360, in _auth_required',
+            "keystoneauth1.exceptions.auth_plugins.MissingAuthPlugin: An auth plugin is "
+            "required to determine endpoint URL",
+            "WSGI app 0 (mountpoint='') ready in 3 seconds",
+            line(T0 + 36, NEW, "INFO", "nova.compute.manager", "after")]  # fmt: skip
+    before = line(T0 + 22, OLD, "INFO", "nova.compute.manager", "[-] before")
+    v = service_logs.check(record({"controller/nova-compute.log": compute_log(before, *bare)}))
+    assert v.status == FAIL and len(v.evidence) == 1, v.evidence
+    e = v.evidence[0]
+    assert (e["pid"], e["release"], e["kind"], e["logger"]) == (OLD, "2026.1", "traceback",
+                                                                 "python")  # fmt: skip
+    assert e["step"].startswith("6.6 ") and e["message"].startswith("Exception in thread")
+    assert e["exception"].startswith("keystoneauth1.exceptions.auth_plugins.MissingAuthPlugin")
+    # Python's own lines outside a traceback are not records
+    calm = compute_log(before, "WSGI app 0 (mountpoint='') ready in 3 seconds", "  indented")
+    assert service_logs.check(record({"controller/nova-compute.log": calm})).status == PASS
+
+
 def test_an_incompatible_object_is_its_own_kind_and_counted():
     tb = traceback(T0 + 12, OLD, "nova.compute.manager", "Error updating resources",
                    ['  File "x.py", line 1, in f'],

@@ -6,7 +6,9 @@ it in their logs; this oracle reads every one the run collected (logs/<node>/<pr
 oslo.log's format, or journald's short-iso on devstack nodes).
 
 A record is an ERROR or CRITICAL line with its continuation lines (oslo.log repeats the
-prefix on each traceback line). Each is attributed to its node, process, pid and release
+prefix on each traceback line), or a traceback Python wrote itself, outside oslo.log (an
+exception no handler caught, in a thread or at exit: logger "python", the pid and time of
+the last timestamped line before it). Each is attributed to its node, process, pid and release
 (the release that pid ran: a pid first seen during its own restart step is the new one)
 and to the plan step in progress when it was logged. Records logged from the start of the
 roll on are judged; earlier ones (the cloud coming up) are only counted.
@@ -58,6 +60,9 @@ STARTS_ON = re.compile(r"start on ([A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])")
 REPLY_TIMEOUT = re.compile(r"Timed out waiting for a reply to message ID (\w+)")
 REQUEST = re.compile(r"\breq-[0-9a-f-]{8,}")
 TEXT = 300  # characters of a message or exception kept as evidence
+BARE_START = "Traceback (most recent call last):"
+CHAINED = ("During handling of the above exception, another exception occurred:",
+           "The above exception was the direct cause of the following exception:")  # fmt: skip
 
 
 @dataclass
@@ -68,6 +73,16 @@ class Line:
     logger: str
     text: str
     key: tuple  # lines sharing it continue one record
+
+
+@dataclass
+class Bare:
+    """A bare traceback being read: past its exception line (`ended`), or a chain's
+    `During handling …` line waiting for the next traceback (`chained`)."""
+
+    record: LogRecord
+    ended: bool = False
+    chained: bool = False
 
 
 @dataclass
@@ -127,10 +142,16 @@ def parse(node: str, process: str, text: str) -> tuple[list[LogRecord], dict[int
     records: list[LogRecord] = []
     first_seen: dict[int, float] = {}
     current, key = None, None
+    bare: Bare | None = None  # a traceback Python printed itself, outside oslo.log
+    last: Line | None = None  # the last timestamped line: a bare traceback's pid and time
+    previous = ""
     for raw in text.splitlines():
         line = _line(raw)
         if line is None:
+            bare = _bare(raw, previous, bare, last, node, process, records)
+            previous = raw
             continue
+        bare, last, previous = None, line, raw
         first_seen.setdefault(line.pid, line.t)
         if current is not None and line.key == key:
             current.lines.append(line.text)
@@ -144,6 +165,45 @@ def parse(node: str, process: str, text: str) -> tuple[list[LogRecord], dict[int
             key = line.key
             records.append(current)
     return records, first_seen
+
+
+def _bare(
+    raw: str,
+    previous: str,
+    bare: Bare | None,
+    last: Line | None,
+    node: str,
+    process: str,
+    records: list[LogRecord],
+) -> Bare | None:
+    """A traceback Python wrote to the log itself — an exception no handler caught, in a
+    thread (`Exception in thread …`) or at exit — is an error record too, though oslo.log
+    never saw it. It has no time of its own: it takes the pid and time of the last
+    timestamped line before it. A chained traceback (`During handling …`) stays in its
+    record. Returns the record still open, if any."""
+    if raw.startswith(BARE_START):
+        if bare is not None and bare.chained:
+            bare.record.lines.append(raw)
+            return Bare(bare.record)
+        head = [previous] if previous.startswith("Exception in thread") else []
+        pid, t = (last.pid, last.t) if last else (0, 0.0)
+        record = LogRecord(node, process, pid, t, "ERROR", "python", [*head, raw])
+        records.append(record)
+        return Bare(record)
+    if bare is None:
+        return None
+    if not raw.strip():
+        return bare
+    if raw.strip() in CHAINED:
+        bare.record.lines.append(raw)
+        return Bare(bare.record, ended=True, chained=True)
+    if raw[:1] in (" ", "\t") and not bare.ended:
+        bare.record.lines.append(raw)
+        return bare
+    if bare.ended:
+        return None  # a line after the exception: the record is complete
+    bare.record.lines.append(raw)  # the exception itself, its last line
+    return Bare(bare.record, ended=True)
 
 
 def _line(raw: str) -> Line | None:

@@ -76,6 +76,11 @@ class Neutron(Service):
                 "keystone_authtoken": authtoken(cloud, "neutron"),
                 "oslo_concurrency": {"lock_path": self.config_dir(cloud, node) / "locks"},
                 "oslo_messaging_notifications": {"driver": "noop"},
+                # The segments notifier asks placement about a network's segments as the
+                # network goes; with no credentials here each ask died in its thread with
+                # MissingAuthPlugin (8 to 36 tracebacks per neutron-api log). devstack
+                # configures this section too (lib/neutron: configure_keystoneauth).
+                "placement": cloud.service_credentials("neutron"),
             },
         )
         write_ini(
