@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from base_cloud import base_cloud, run_dir
 
 from harness.backends.embedded import collect, faults
 from harness.backends.embedded.cloud import Cloud
@@ -42,11 +41,6 @@ from harness.run.observe import Watch
 TAIL = 2.0  # seconds after an outage in which a failure is still its doing
 GAP = 4.0  # quiet seconds between outages
 NOVA_PORT = 8774
-
-
-def harness(state_dir: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "harness", "--state-dir", str(state_dir), *args]
-    subprocess.run(cmd, check=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,22 +62,13 @@ def main() -> int:
     ap.add_argument("--kinds", nargs="+", default=["refuse", "freeze"])
     ap.add_argument("--state-dir", type=Path, help="a cloud that is already up (kept up)")
     args = ap.parse_args()
-    run_dir = Path("reports") / f"bench-outage-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True)
-    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="outage-", dir="/var/lib"))
-    if not args.state_dir:
-        harness(state_dir, "up", str(args.scenario))
-    try:
-        cloud = Cloud.load(state_dir)
-        windows, cpu, wall, requests = observe(cloud, run_dir, args)
-        collect.collect_logs(cloud, run_dir / record.LOGS)  # HAProxy's log, for its view
-    finally:
-        if not args.state_dir:
-            harness(state_dir, "down")
-            shutil.rmtree(state_dir, ignore_errors=True)  # the temporary dir made above
-    outages = disruption.check(record.RunRecord.load(run_dir)).evidence
+    folder = run_dir("outage")
+    with base_cloud(args.scenario, args.state_dir, "outage") as cloud:
+        windows, cpu, wall, requests = observe(cloud, folder, args)
+        collect.collect_logs(cloud, folder / record.LOGS)  # HAProxy's log, for its view
+    outages = disruption.check(record.RunRecord.load(folder)).evidence
     report(windows, requests, outages, cpu, wall)
-    print(f"\nledger and events: {run_dir}")
+    print(f"\nledger and events: {folder}")
     return 0
 
 

@@ -23,13 +23,11 @@ went on serving; the master waited for it until the SIGKILL.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
+
+from base_cloud import base_cloud, run_dir
 
 from harness import process
 from harness.backends.embedded import operations
@@ -39,11 +37,6 @@ from harness.run.observe import Watch
 from harness.services import ORDER
 
 WAYS = {"master": False, "group": True}  # way → whole_group
-
-
-def harness(state_dir: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "harness", "--state-dir", str(state_dir), *args]
-    subprocess.run(cmd, check=True)
 
 
 def restart(cloud: Cloud, api: str, node: str, whole_group: bool) -> process.StopRecord:
@@ -98,19 +91,11 @@ def main() -> int:
     ap.add_argument("--apis", nargs="+", default=["nova-api", "neutron-api"])
     ap.add_argument("--state-dir", type=Path, help="a cloud that is already up (kept up)")
     args = ap.parse_args()
-    run_dir = Path("reports") / f"bench-uwsgi-stops-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True)
-    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="stops-", dir="/var/lib"))
-    if not args.state_dir:
-        harness(state_dir, "up", str(args.scenario))
-    try:
-        stops = roll(Cloud.load(state_dir), run_dir, args.apis, args.repeat)
-    finally:
-        if not args.state_dir:
-            harness(state_dir, "down")
-            shutil.rmtree(state_dir, ignore_errors=True)  # the temporary dir made above
+    folder = run_dir("uwsgi-stops")
+    with base_cloud(args.scenario, args.state_dir, "stops") as cloud:
+        stops = roll(cloud, folder, args.apis, args.repeat)
     report(stops)
-    print(f"\nevents and ledgers: {run_dir}")
+    print(f"\nevents and ledgers: {folder}")
     return 0
 
 

@@ -37,9 +37,11 @@ class Timeline:
         return [text for start, end, text in self.steps if start <= t1 and end >= t0]
 
     def release_at(self, node: str | None, process: str, t: float) -> str | None:
-        if node is None or not self.releases:
+        if node is None:
             return None
+        return (self.releases_at(t) or {}).get(node, {}).get(process)
+
+    def releases_at(self, t: float) -> dict[str, dict[str, str]] | None:
+        """node → process → release as recorded last at or before `t`; None before any."""
         i = bisect.bisect_right([r[0] for r in self.releases], t) - 1
-        if i < 0:
-            return None
-        return self.releases[i][1].get(node, {}).get(process)
+        return self.releases[i][1] if i >= 0 else None

@@ -180,8 +180,12 @@ class Devstack:
 
     def carry_out(self, step: st.Step) -> list[str]:
         """Run the step's devstack commands in order; return their outputs."""
+        return self.run_commands(ds.commands(step, self.layout, self.scenario.controller.name))
+
+    def run_commands(self, commands: list[ds.Command]) -> list[str]:
+        """Each command on its node (`*api`: on every API node) in order; their outputs."""
         outputs = []
-        for c in ds.commands(step, self.layout, self.scenario.controller.name):
+        for c in commands:
             for node in self.api_nodes() if c.node == "*api" else [c.node]:
                 outputs.append(self.run(node, c.command))
         return outputs
@@ -279,22 +283,17 @@ class Devstack:
         nodes = self.api_nodes()
         if any(self.stats(n)[(frontend, server)]["status"] != "DRAIN" for n in nodes):
             return False
-        self._haproxy(f"set server {frontend}/{server} state maint")
+        self.run_commands([ds.haproxy_command(f"set server {frontend}/{server} state maint",
+                                              self.layout)])  # fmt: skip
         return True
 
     def resume_checks(self, frontend: str, server: str) -> None:
         """Once the restarted backend answers us directly, drained again (checks on)."""
         address, port = self.server_address(frontend, server)
         url = f"http://{address}:{port}/"
-        probe = f"curl -s -o /dev/null -m 3 -w '%{{http_code}}' {shlex.quote(url)}"
-
-        def answering() -> bool:
-            code = self.hosts[server].run(probe).stdout.strip()
-            return code.isdigit() and 100 <= int(code) < 500
-
-        wait.until(answering, self.timeout, f"{frontend} on {server} answering {url}",
-                   interval=1.0)  # fmt: skip
-        self._haproxy(f"set server {frontend}/{server} state drain")
+        self.wait_url(server, url, f"{frontend} on {server} answering {url}", patience=3)
+        self.run_commands([ds.haproxy_command(f"set server {frontend}/{server} state drain",
+                                              self.layout)])  # fmt: skip
 
     def server_address(self, frontend: str, server: str) -> tuple[str, int]:
         """The backend's address and port as HAProxy has them (`show servers state`)."""
@@ -308,11 +307,6 @@ class Devstack:
             if row.get("srv_name") == server and "srv_addr" in row and "srv_port" in row:
                 return row["srv_addr"], int(row["srv_port"])
         raise StepFailed(f"HAProxy on {node} has no address for {frontend}/{server}")
-
-    def _haproxy(self, line: str) -> None:
-        command = ds.haproxy_command(line, self.layout)
-        for node in self.api_nodes():
-            self.run(node, command.command)
 
     def wait_started(self, service: str, node: str, process: str, since) -> None:
         api = BY_NAME[service].api
@@ -328,14 +322,17 @@ class Devstack:
     def wait_answering(self, node: str, api: str) -> None:
         """An API behind devstack's Apache serves once it answers below 500 there."""
         address = self.site.node(node).address
-        url = f"http://{address}{ds.API_PATHS[api]}/"
-        probe = f"curl -s -o /dev/null -m 5 -w '%{{http_code}}' {shlex.quote(url)}"
+        self.wait_url(node, f"http://{address}{ds.API_PATHS[api]}/", f"{api} on {node} answering")
+
+    def wait_url(self, node: str, url: str, what: str, patience: int = 5) -> None:
+        """Wait until `url`, asked from `node` (curl, `patience` s each), answers below 500."""
+        probe = f"curl -s -o /dev/null -m {patience} -w '%{{http_code}}' {shlex.quote(url)}"
 
         def answering() -> bool:
             code = self.hosts[node].run(probe).stdout.strip()
             return code.isdigit() and 100 <= int(code) < 500
 
-        wait.until(answering, self.timeout, f"{api} on {node} answering", interval=1.0)
+        wait.until(answering, self.timeout, what, interval=1.0)
 
     def stats(self, node: str) -> dict[tuple[str, str], dict]:
         rows = show_stat(self.hosts[node], self.layout.admin_socket)

@@ -24,20 +24,16 @@ peer it breaks and the step. No pins.json: unknown (the oracle saw nothing to ju
 
 from __future__ import annotations
 
-import bisect
 import re
 
 from harness.checks.oracles import service_logs
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+from harness.load.ledger import version_key  # RPC versions are major.minor, as microversions
 
 NAME = "rpc_pins"
 UNIT = "pin choices"
-
-
-def version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in v.split("."))
 
 
 def selections(logs: dict[str, str], pattern: re.Pattern) -> list[dict]:
@@ -77,8 +73,8 @@ def peers_at(timeline: Timeline, peer: str, t: float) -> dict[str, str]:
     the first record, the first: the cloud as it came up)."""
     if not timeline.releases:
         return {}
-    i = max(0, bisect.bisect_right([r[0] for r in timeline.releases], t) - 1)
-    return {node: procs[peer] for node, procs in timeline.releases[i][1].items() if peer in procs}
+    snapshot = timeline.releases_at(t) or timeline.releases[0][1]
+    return {node: procs[peer] for node, procs in snapshot.items() if peer in procs}
 
 
 def _release(sel: dict, timeline: Timeline) -> str | None:
