@@ -15,43 +15,20 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.backends.embedded import netns  # noqa: E402
+from rss import PeakRss  # noqa: E402  (bench/, beside this script)
+
 from harness.backends.embedded.cloud import Cloud  # noqa: E402
 from harness.scenario import load  # noqa: E402
 from harness.services.nova import smoke  # noqa: E402
 
 
-class PeakRss(threading.Thread):
-    def __init__(self, namespaces: list[str]):
-        super().__init__(daemon=True)
-        self.namespaces, self.peak, self.running = namespaces, 0, True
-
-    def run(self):
-        while self.running:
-            total = sum(_rss(pid) for ns in self.namespaces for pid in netns.pids_in(ns))
-            self.peak = max(self.peak, total)
-            time.sleep(0.5)
-
-
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def one_run(label: str, scenario: Path, state_dir: Path, env: dict) -> None:
-    s = load(scenario)
-    sampler = PeakRss([netns.netns_name(s.network, n) for n in s.nodes])
+    sampler = PeakRss.of(load(scenario))
     sampler.start()
     started = time.monotonic()
     cmd = [sys.executable, "-m", "harness", "--state-dir", str(state_dir), "up", str(scenario)]
@@ -64,10 +41,11 @@ def one_run(label: str, scenario: Path, state_dir: Path, env: dict) -> None:
         first_active = up_s + result.active_after
     finally:
         subprocess.run([*cmd[:-2], "down"], env=env, capture_output=True)
-        sampler.running = False
-        sampler.join()
+        peak = sampler.stop()
     print(f"{label:5} up {up_s:6.1f} s | up to first ACTIVE server {first_active:6.1f} s | "
-          f"peak cloud RSS {sampler.peak / 2**30:.2f} GiB")  # fmt: skip
+          f"peak cloud RSS {peak:.2f} GiB")  # fmt: skip
+    print(f"   peak PSS {sampler.pss_peak / 2**30:.2f} GiB (shared pages counted once)")
+    print(f"   largest at the peak: {sampler.largest()}")
 
 
 def main() -> None:

@@ -68,7 +68,7 @@ function configure_uh_haproxy {
         echo "    timeout server 300s"
         echo "    timeout http-keep-alive 30s"
         # a busy API is not a dead one (harness/backends/embedded/infra/haproxy.py says why)
-        echo "    timeout check 5s"
+        echo "    timeout check 10s"
         echo ""
         echo "listen nova-api"
         # Every address, so the VIP works wherever keepalived puts it (no nonlocal bind).

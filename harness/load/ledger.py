@@ -41,16 +41,72 @@ class Request:
 
 @dataclass(frozen=True)
 class Operation:
-    """An asynchronous operation the API accepted (a server create, a delete)."""
+    """An asynchronous operation the API accepted (a server create, a volume attach, ...)."""
 
     client: str
-    kind: str  # "server-create" | "server-delete"
-    server_id: str
+    kind: str  # "<resource>-<verb>", e.g. "server-create", "volume-attach" (load/settle.py)
+    resource_id: str  # the server's or the volume's id
     request_id: str | None
     accepted: float
     finished: float | None
-    final: str  # "ACTIVE", "DELETED", "ERROR", or "pending" when the load stopped first
+    final: str  # its status at the end ("ACTIVE", "in-use", "DELETED", "ERROR", ...), or
+    # "pending" when the load stopped first
     extra: dict = field(default_factory=dict)
+
+
+# Each operation the load records: the status that means it completed, and every status
+# that ends it (the load and the settle phase wait for one of those). An attach or a detach
+# nova rolled back ends with the volume as it was before.
+DONE = {
+    "server-create": "ACTIVE", "server-delete": "DELETED",
+    "volume-create": "available", "volume-attach": "in-use", "volume-detach": "available",
+    "volume-delete": "DELETED",
+}  # fmt: skip
+FINALS = {
+    # a delete its compute failed leaves the server in ERROR: that ends it (not done)
+    "server-create": {"ACTIVE", "ERROR"}, "server-delete": {"DELETED", "ERROR"},
+    "volume-create": {"available", "error"},
+    "volume-attach": {"in-use", "available", "error", "error_attaching"},
+    "volume-detach": {"available", "in-use", "error", "error_detaching"},
+    "volume-delete": {"DELETED", "error", "error_deleting"},
+}  # fmt: skip
+
+
+def server_state(status: str | None, task_state: str | None) -> str | None:
+    """A server's state as the ledger waits on it: its status, and the task still running
+    on it, if any. A server in ERROR whose delete is running ("ERROR (deleting)") has not
+    ended: seen, a build its compute set to ERROR just after the load saw it ACTIVE, then
+    deleted — the delete succeeded, and ending it on that ERROR blamed the delete."""
+    return f"{status} ({task_state})" if status and task_state else status
+
+
+# A delete's first look finding the server like this: it was in ERROR before the delete.
+ERROR_BEFORE_DELETE = server_state("ERROR", "deleting")
+
+# A deleted server in ERROR with no task left may still be on its way out: the failing
+# build's own error handling, racing the delete, cleared the delete's task (seen: ERROR
+# 2.2 s after the delete was accepted, and nova deleted it 3 s later). ERROR ends a delete
+# once it has held this long.
+ERROR_HOLDS_S = 15.0
+
+
+def ends(kind: str, status: str | None, held_s: float) -> bool:
+    """Whether `status`, seen for `held_s` seconds, ends an operation of `kind`."""
+    if status not in FINALS[kind]:
+        return False
+    return kind != "server-delete" or status != "ERROR" or held_s >= ERROR_HOLDS_S
+
+
+class Held:
+    """How long the status an operation is watched through has been the same."""
+
+    def __init__(self, now: float):
+        self.status, self.since = None, now
+
+    def seen(self, status: str | None, now: float) -> float:
+        if status != self.status:
+            self.status, self.since = status, now
+        return now - self.since
 
 
 def dump(record) -> str:
@@ -68,6 +124,8 @@ def read(path: Path) -> tuple[list[Request], list[Operation]]:
             data["expected"] = tuple(data["expected"])
             requests.append(Request(**data))
         else:
+            if "server_id" in data:  # a ledger written before volumes were in the load
+                data["resource_id"] = data.pop("server_id")
             operations.append(Operation(**data))
     return requests, operations
 
@@ -77,7 +135,7 @@ def outcomes(operations: list[Operation]) -> list[Operation]:
     record for one the load left pending."""
     last = {}
     for op in operations:
-        last[(op.kind, op.server_id)] = op
+        last[(op.kind, op.resource_id)] = op
     return sorted(last.values(), key=lambda op: op.accepted)
 
 

@@ -3,10 +3,13 @@
 - VersionClient: nova's version documents (`/` and `/v2.1/`), over kept-alive and new
   connections; each answer's max microversion goes into the ledger.
 - Reader: token issue, server list and detail, flavors, images, neutron's networks and
-  ports, placement's resource providers and a provider's allocations.
+  ports, cinder's volumes, placement's resource providers and a provider's allocations.
 - Writer: create a server ("networks": "none"), wait for ACTIVE, delete it, wait until it
-  is gone; each operation goes into the ledger with its outcome. And now and then a
-  network with a port in it, both deleted again (neutron's writes are synchronous).
+  is gone; each operation goes into the ledger with its outcome. Every other server gets
+  a volume first: created through cinder, attached and detached through nova (nova-api
+  and nova-compute calling cinder), deleted through cinder, each step waited for and
+  recorded the same way. And now and then a network with a port in it, both deleted
+  again (neutron's writes are synchronous).
 
 Every request is tagged with the API process it was sent to (`api`, from the services'
 registry), so no oracle maps ports or names to APIs by hand.
@@ -14,12 +17,20 @@ registry), so no oracle maps ports or names to APIs by hand.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
 
 from locust import HttpUser, between, task
 
-from harness.load.ledger import Operation, Request, dump
+from harness.load.ledger import (
+    ERROR_BEFORE_DELETE,
+    Held,
+    Operation,
+    Request,
+    dump,
+    ends,
+    server_state,
+)
 
 SETTINGS: dict = {}  # filled by the worker before the users start
 LEDGER = None  # an open file, set by the worker
@@ -129,6 +140,7 @@ class AuthedUser(CloudUser):
     def on_start(self) -> None:
         super().on_start()
         self.token = None
+        self.project_id = None
         self.issue_token()
 
     def issue_token(self) -> None:
@@ -141,6 +153,7 @@ class AuthedUser(CloudUser):
                          expected=(201,), body=body)  # fmt: skip
         if resp is not None and resp.status_code == 201:
             self.token = resp.headers["X-Subject-Token"]
+            self.project_id = resp.json()["token"]["project"]["id"]
 
     def headers(self, microversion: str | None = None) -> dict:
         h = {"X-Auth-Token": self.token or ""}
@@ -184,6 +197,16 @@ class Reader(AuthedUser):
                   headers=self.headers())  # fmt: skip
 
     @task(1)
+    def volumes(self):
+        self.call("GET", "cinder", f"/v3/{self.project_id}/volumes",
+                  "cinder GET /v3/{project}/volumes", headers=self.headers())  # fmt: skip
+
+    @task(1)
+    def volumes_detail(self):
+        self.call("GET", "cinder", f"/v3/{self.project_id}/volumes/detail",
+                  "cinder GET /v3/{project}/volumes/detail", headers=self.headers())  # fmt: skip
+
+    @task(1)
     def resource_providers(self):
         resp = self.call("GET", "placement", "/resource_providers",
                          "placement GET /resource_providers", headers=self.headers())  # fmt: skip
@@ -198,6 +221,11 @@ class Reader(AuthedUser):
 class Writer(AuthedUser):
     weight = 1
     wait_time = between(1, 2)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.with_volume = False
+        self.created: Operation | None = None  # the last server create it recorded
 
     @task(1)
     def network_lifecycle(self):
@@ -230,32 +258,98 @@ class Writer(AuthedUser):
         if resp is None or resp.status_code != 202:
             return
         server_id = resp.json()["server"]["id"]
-        accepted = time.time()
-        final = self.wait_for(server_id, {"ACTIVE", "ERROR"})
-        record(Operation(self.name_, "server-create", server_id, _request_id(resp), accepted,
-                         time.time() if final != "pending" else None, final))  # fmt: skip
+        final = self.operation("server-create", server_id, resp)
         if final == "pending":  # the load is stopping: the harness settles it (load/settle.py)
             return
+        self.with_volume = not self.with_volume
+        if final == "ACTIVE" and self.with_volume:
+            self.volume_lifecycle(server_id)
         resp = self.call("DELETE", "nova", f"/v2.1/servers/{server_id}",
                          "nova DELETE /v2.1/servers/{id}", expected=(204,), headers=h)  # fmt: skip
-        if resp is None or resp.status_code != 204:
-            return
-        accepted = time.time()
-        final = self.wait_for(server_id, {"DELETED"})
-        record(Operation(self.name_, "server-delete", server_id, _request_id(resp), accepted,
-                         time.time() if final != "pending" else None, final))  # fmt: skip
+        if resp is not None and resp.status_code == 204:
+            self.operation("server-delete", server_id, resp)
 
-    def wait_for(self, server_id: str, finals: set[str]) -> str:
-        deadline = time.time() + SETTINGS["operation_timeout"]
+    def volume_lifecycle(self, server_id: str) -> None:
+        """A volume created, attached to the server, detached and deleted; each step is an
+        operation, and the next is tried only once the last one completed."""
+        volumes = f"/v3/{self.project_id}/volumes"
+        body = {"volume": {"size": 1, "name": f"load-{self.name_}-{int(time.time())}"}}
+        resp = self.call("POST", "cinder", volumes, "cinder POST /v3/{project}/volumes",
+                         expected=(202,), headers=self.headers(), body=body)  # fmt: skip
+        if resp is None or resp.status_code != 202:
+            return
+        volume_id = resp.json()["volume"]["id"]
+        if self.operation("volume-create", volume_id, resp) != "available":
+            return
+        attachments = f"/v2.1/servers/{server_id}/os-volume_attachments"
+        body = {"volumeAttachment": {"volumeId": volume_id}}
+        resp = self.call("POST", "nova", attachments,
+                         "nova POST /v2.1/servers/{id}/os-volume_attachments", expected=(200,),
+                         headers=self.headers(), body=body)  # fmt: skip
+        if resp is not None and resp.status_code == 200:
+            if self.operation("volume-attach", volume_id, resp) != "in-use":
+                return
+            resp = self.call("DELETE", "nova", f"{attachments}/{volume_id}",
+                             "nova DELETE /v2.1/servers/{id}/os-volume_attachments/{volume}",
+                             expected=(202,), headers=self.headers())  # fmt: skip
+            if resp is None or resp.status_code != 202:
+                return
+            if self.operation("volume-detach", volume_id, resp) != "available":
+                return
+        resp = self.call("DELETE", "cinder", f"{volumes}/{volume_id}",
+                         "cinder DELETE /v3/{project}/volumes/{id}", expected=(202,),
+                         headers=self.headers())  # fmt: skip
+        if resp is not None and resp.status_code == 202:
+            self.operation("volume-delete", volume_id, resp)
+
+    def operation(self, kind: str, resource_id: str, resp) -> str:
+        """Wait for the operation the API accepted with `resp` to reach one of its final
+        states (ledger.FINALS; "pending" if the load stops or its time runs out first), and
+        record its outcome."""
+        accepted = time.time()
+        status_of = self.server_status if kind.startswith("server-") else self.volume_status
+        deadline = accepted + SETTINGS["operation_timeout"]
+        final, first, held = "pending", None, Held(accepted)
         while time.time() < deadline and not STOPPING:
-            resp = self.call("GET", "nova", f"/v2.1/servers/{server_id}",
-                             "nova GET /v2.1/servers/{id}", expected=(200, 404),
-                             headers=self.headers("2.37"))  # fmt: skip
-            if resp is not None:
-                if resp.status_code == 404:
-                    return "DELETED"
-                status = json.loads(resp.text)["server"]["status"]
-                if status in finals:
-                    return status
+            status = status_of(resource_id)
+            first = first or status
+            if ends(kind, status, held.seen(status, time.time())):
+                final = status
+                break
             time.sleep(1)
-        return "pending"
+        op = Operation(self.name_, kind, resource_id, _request_id(resp), accepted,
+                       time.time() if final != "pending" else None, final)  # fmt: skip
+        record(op)
+        if kind == "server-create":
+            self.created = op
+        elif kind == "server-delete" and first == ERROR_BEFORE_DELETE:
+            self.amend_create(resource_id)
+        return final
+
+    def amend_create(self, server_id: str) -> None:
+        """The server was in ERROR when its delete began: its build went to ERROR after the
+        load saw it ACTIVE (seen: the compute's last cast of the build failed). The create's
+        last word in the ledger says so; the delete is judged on its own."""
+        op = self.created
+        if op is not None and op.resource_id == server_id:
+            extra = {**op.extra, "seen": "ERROR when deleted"}
+            record(dataclasses.replace(op, final="ERROR", extra=extra))
+
+    def server_status(self, server_id: str) -> str | None:
+        resp = self.call("GET", "nova", f"/v2.1/servers/{server_id}",
+                         "nova GET /v2.1/servers/{id}", expected=(200, 404),
+                         headers=self.headers("2.37"))  # fmt: skip
+        if resp is None:
+            return None
+        if resp.status_code == 404:
+            return "DELETED"
+        server = resp.json()["server"]
+        return server_state(server["status"], server.get("OS-EXT-STS:task_state"))
+
+    def volume_status(self, volume_id: str) -> str | None:
+        resp = self.call("GET", "cinder", f"/v3/{self.project_id}/volumes/{volume_id}",
+                         "cinder GET /v3/{project}/volumes/{id}", expected=(200, 404),
+                         headers=self.headers())  # fmt: skip
+        if resp is None:
+            return None
+        return "DELETED" if resp.status_code == 404 else resp.json()["volume"]["status"]

@@ -61,8 +61,9 @@ class Builder:
             self._rng.shuffle(nodes)
         return nodes
 
-    def manage(self, action: str) -> st.Manage:
-        return st.Manage(self.service, action, self.target)
+    def manage(self, action: str, series: str | None = None) -> st.Manage:
+        """An upgrade action, with the target's code unless `series` says otherwise."""
+        return st.Manage(self.service, action, series or self.target)
 
     def restart(self, node: str, process: str, why: str = "") -> st.Restart:
         return st.Restart(self.service, node, process, self.target, why)

@@ -13,10 +13,14 @@ from harness.plan.events import EventLog
 from harness.services import BY_NAME
 
 # The selftest's faults (a scenario's plan.faults; the schema's enum is checked against it).
-FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds", "restart-rabbitmq",
+FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds",
+          "force-down-live-compute", "kill-volume-during-creates", "restart-rabbitmq",
           "single-api", "servers-across-apis", "hold")  # fmt: skip
+# The faults that act on one node: a scenario must name it (plan/wrong.py checks).
+NODE_FAULTS = ("kill-compute-and-delete-queue", "force-down-live-compute", "single-api")
 BURST = 4  # server builds handed to the conductor at once before it is killed
 FORCED = 2  # server builds forced onto a dead compute
+VOLUME_BURST = 6  # volume creates handed to cinder-volume at once (its default quota is 10)
 
 
 @dataclass
@@ -219,6 +223,14 @@ def describe_fault(action: str, node: str | None, service: str | None, seconds=N
         ),
         "kill-conductor-during-builds": (
             f"{BURST} builds at once, SIGKILL nova-conductor while it holds them, start it again"
+        ),
+        "force-down-live-compute": (
+            f"nova-compute on {node} marked forced down while it runs, nova-conductor "
+            "restarted, unmarked once the conductor chose its compute RPC cap"
+        ),
+        "kill-volume-during-creates": (
+            f"{VOLUME_BURST} volume creates at once, SIGKILL cinder-volume (and its backend's "
+            "process) once the first is done, start it again"
         ),
         "restart-rabbitmq": (
             f"{BURST} builds at once, then stop RabbitMQ (SIGTERM) and start it again while "

@@ -107,6 +107,10 @@ def _check_nodes(scenario: Scenario) -> None:
     names = {n.name for n in scenario.nodes}
     used = [node for node, _ in scenario.plan.leave_old]
     used += [f.node for f in scenario.plan.faults if f.node]
+    for f in scenario.plan.faults:
+        if f.action in st.NODE_FAULTS and not f.node:
+            raise UserError(f"Scenario {scenario.path}: fault {f.action} needs the node it "
+                            "acts on (`node`).")  # fmt: skip
     for node in used:
         if node not in names:
             raise UserError(

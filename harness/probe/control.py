@@ -13,7 +13,7 @@ from harness.services import ORDER
 
 CONNECT_INTERVAL = 0.1  # s: five connects in a 0.5 s outage
 HTTP_INTERVAL = 1.0  # s: an API answers about as many probes as HAProxy's checks
-STALL_S = 5.0  # s: HAProxy's `timeout check`, what a single-worker API may take to answer
+STALL_S = 10.0  # s: HAProxy's `timeout check` (embedded/infra/haproxy.py): what an API may take
 CONNECT_TIMEOUT = 1.0  # s: a SYN unanswered this long is an outage (the kernel answers at once)
 ALIVE_INTERVAL = 0.1  # s: a probe starts within 0.1 s of a stop; a 0.5 s stop outlasts its bound
 # s: a server process this slow to send its stats has stopped. Measured in a clean default

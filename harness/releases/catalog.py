@@ -24,7 +24,7 @@ SUPPORT_PACKAGES = ("PyMySQL", "uwsgi", "python-memcached")
 
 # Each service's PyPI project (harness/services/<project>/service.py: `package`; a unit
 # test ties the two lists), in the order the rows below give their versions.
-PROJECTS = ("keystone", "openstack-placement", "glance", "nova", "neutron")
+PROJECTS = ("keystone", "openstack-placement", "glance", "nova", "neutron", "cinder")
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,17 @@ CATALOG: dict[str, Series] = {
     s.name: s
     for s in (
         _row("2025.1", "2025-04-23", keystone="27.0.0", openstack_placement="13.0.0",
-             glance="30.0.0", nova="31.0.0", neutron="26.0.0"),
+             glance="30.0.0", nova="31.0.0", neutron="26.0.0",
+             cinder="26.0.0"),
         _row("2025.2", "2025-10-22", keystone="28.0.0", openstack_placement="14.0.0",
-             glance="31.0.0", nova="32.0.0", neutron="27.0.0"),
+             glance="31.0.0", nova="32.0.0", neutron="27.0.0",
+             cinder="27.0.0"),
         _row("2026.1", "2026-04-20", keystone="29.0.1", openstack_placement="15.0.0",
-             glance="32.0.0", nova="33.0.0", neutron="28.0.0"),
+             glance="32.0.0", nova="33.0.0", neutron="28.0.0",
+             cinder="28.0.0"),
         _row("2026.2", "2026-10-21", keystone="30.0.0", openstack_placement="16.0.0",
-             glance="33.0.0", nova="34.0.0", neutron="29.0.0"),
+             glance="33.0.0", nova="34.0.0", neutron="29.0.0",
+             cinder="29.0.0"),
     )
 }  # fmt: skip
 
@@ -86,6 +90,13 @@ def unreleased(name: str) -> Series:
 
 def is_catalogued(name: str) -> bool:
     return name in CATALOG
+
+
+def precedes(name: str, other: str) -> bool:
+    """Whether series `name` is catalogued before `other` (one not catalogued, master or
+    the next, comes after every catalogued one)."""
+    names = list(CATALOG)
+    return name in CATALOG and names.index(name) < names.index(get(other).name)
 
 
 def next_of(name: str) -> Series | None:

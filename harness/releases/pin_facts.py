@@ -24,7 +24,7 @@ def parse(out: str, where: str) -> dict | None:
         facts = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError:
         facts = None
-    if not isinstance(facts, dict) or "service_version" not in facts:
+    if not isinstance(facts, dict) or not ({"service_version", "accepts"} & set(facts)):
         log.warning("the RPC pin facts in %s were unreadable: %r", where, out.strip()[-200:])
         return None
     return facts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,15 +80,18 @@ class Schema:
 
 @dataclass(frozen=True)
 class Pins:
-    """How a service caps the RPC version it sends automatically, for the rpc_pins oracle: a
-    process reads the lowest service version its `peer` processes recorded, maps it through
-    its own release's history to an RPC version, and logs the choice (`selected`, a regex
-    with the groups `rpc` and `service`). `facts` is Python run in a release's venv that
-    prints that release's {"service_version": N, "peer_rpc": {"N": "x.y", ...}}."""
+    """How a service caps the RPC version it sends automatically, for the rpc_pins oracle.
 
-    peer: str
+    nova's way: a process reads the lowest service version its `peer` processes recorded,
+    maps it through its own release's history to an RPC version, and logs the choice
+    (`selected`, a regex with the groups `rpc` and `service`); `facts` is Python run in a
+    release's venv that prints that release's {"service_version": N, "peer_rpc": {"N":
+    "x.y", ...}}. cinder's way: the peers record their RPC version itself, per binary; the
+    regex's `peer` group names the binary, and `facts` prints {"accepts": {binary: "x.y"}}."""
+
     selected: str
     facts: str
+    peer: str = ""
 
 
 class Service:
@@ -156,6 +160,11 @@ class Service:
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         return {}
 
+    def uwsgi_options(self, cloud: Cloud, node: Node, series: str) -> dict[str, object]:
+        """uwsgi options its API needs on `series` beyond those every API gets
+        (base.uwsgi_ini)."""
+        return {}
+
     def after_start(self, cloud: Cloud) -> None:
         """Anything to do once every process of the service runs on every node."""
 
@@ -220,6 +229,9 @@ class Service:
         return done.returncode
 
 
+IN_FLIGHT_PAUSE_S = 10.0  # s: a volume's create, accepted to scheduled, is done well within
+
+
 @dataclass(frozen=True)
 class Action:
     """An upgrade command of a service, run on the controller with the target's code.
@@ -234,17 +246,39 @@ class Action:
     max_runs: int = 1
     guard: str | None = None  # a check that must exit 0, else the action is skipped…
     guard_finding: str | None = None  # …and this finding is recorded instead
+    # A check that judges work in flight fails on it (cinder's Service UUIDs: a volume the
+    # API just accepted has no service yet): this exit status is run again after a pause,
+    # `max_runs` in all; a later pass records the failures as a finding, with this reason.
+    in_flight: int | None = None
+    in_flight_finding: str = ""
 
     def perform(self, run: Callable[[str, tuple[int, ...]], int]) -> str | None:
         """Carry the action out with `run(command, ok)`, a backend's way of running one
         management command (an exit status outside `ok` fails the step there; it returns
-        the status). Returns the finding to record, if the guard skipped the action."""
+        the status). Returns the finding to record: the guard skipped the action, or a
+        check passed only once work in flight had settled."""
         if self.guard and run(self.guard, (0, 1)) != 0:
             return self.guard_finding
+        ok = self.ok if self.in_flight is None else (*self.ok, self.in_flight)
+        failed, status = 0, None
         for _ in range(self.max_runs):
-            if run(self.command, self.ok) != self.repeat_while:
-                return None
+            if failed and status == self.in_flight:  # the pause before the check runs again
+                time.sleep(IN_FLIGHT_PAUSE_S)
+            status = run(self.command, ok)
+            if status == self.in_flight:
+                failed += 1
+            elif status != self.repeat_while:
+                return self._passed_late(failed)
+        if failed:
+            raise StepFailed(f"{self.command} exited {self.in_flight} in all {failed} runs")
         raise StepFailed(f"{self.command} still had work after {self.max_runs} runs")
+
+    def _passed_late(self, failed: int) -> str | None:
+        if not failed:
+            return None
+        pause = f"{IN_FLIGHT_PAUSE_S:.0f} s apart"
+        return (f"{self.command} exited {self.in_flight} {failed} time(s), {pause}, "
+                f"before it passed: {self.in_flight_finding}")  # fmt: skip
 
 
 def write_ini(path: Path, sections: dict[str, dict[str, object]], secret: bool = True) -> Path:
@@ -295,9 +329,10 @@ def authtoken(cloud: Cloud, user: str) -> dict[str, str]:
     return section
 
 
-def uwsgi_ini(cloud: Cloud, node: Node, api: Api, env: dict[str, str], series: str) -> Path:
+def uwsgi_ini(cloud: Cloud, node: Node, api: Api, series: str, extra: dict | None = None) -> Path:
     """The uwsgi config for one API on one node (field notes: lazy-apps, die-on-term,
-    need-app, and Connection: close, which stopped sporadic resets on keep-alive)."""
+    need-app, and Connection: close, which stopped sporadic resets on keep-alive), plus
+    the service's own `extra` options (Service.uwsgi_options)."""
     options: dict[str, object] = {
         "http-socket": f"{node.address}:{api.port}",
         "module": api.wsgi,
@@ -318,6 +353,7 @@ def uwsgi_ini(cloud: Cloud, node: Node, api: Api, env: dict[str, str], series: s
         "disable-logging": True,
         # the master answers here whatever its worker is doing: the probes' alive loop
         "stats": f"{node.address}:{api.stats_port}",
+        **(extra or {}),
     }
     path = cloud.node_dir(node, api.name) / "uwsgi.ini"
     write_ini(path, {"uwsgi": options}, secret=False)

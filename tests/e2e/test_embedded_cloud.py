@@ -38,7 +38,7 @@ def test_status_shows_every_process_running_on_the_base_release(cloud, state_dir
                        ("compute-api", "neutron-api"), ("controller", "keystone-api")]:  # fmt: skip
         row = [ln for ln in lines if ln.split()[:2] == [node, name]]
         assert row and row[0].split()[2] == "2026.1" and row[0].endswith("running"), (node, name)
-    assert done.stdout.count(" UP") == 10  # 5 APIs x 2 nodes behind HAProxy
+    assert done.stdout.count(" UP") == 12  # 6 APIs x 2 nodes behind HAProxy
 
 
 def test_keystone_issues_a_token_through_the_vip(cloud):

@@ -79,9 +79,11 @@ def test_every_process_reports_the_target_release(rolled, state_dir):
     assert status.returncode == 0, status.stdout
     rows = [line.split() for line in status.stdout.splitlines()[2:] if line[:1] not in (" ", "H")]
     services = [
-        r for r in rows if r[1].startswith(("nova-", "keystone", "glance", "placement", "neutron"))
+        r
+        for r in rows
+        if r[1].startswith(("nova-", "keystone", "glance", "placement", "neutron", "cinder"))
     ]
-    assert len(services) == 14
+    assert len(services) == 19  # 6 APIs on 2 nodes; conductor, scheduler, 2 computes; cinder's 3
     assert {r[2] for r in services} == {"2026.2"}, services
 
 
@@ -142,7 +144,7 @@ def test_the_load_spans_the_roll_and_every_oracle_judges_it(rolled):
     assert bus["published"] > 100 and bus["delivered"] > 100, bus
     assert bus["lost"] == 0 or bus["verdict"] == "xfail", bus  # only the known findings
     assert oracles["rpc_end_to_end"]["started"] >= 10
-    assert (oracles["resources"]["resources"], oracles["resources"]["problems"]) == (5, 0)
+    assert (oracles["resources"]["resources"], oracles["resources"]["problems"]) == (6, 0)
     assert oracles["hosts"]["checks"] >= 30
     assert oracles["service_logs"]["files"] >= 20  # every service's log was read
     runs = oracles["tempest"]["runs"]  # a baseline, at least one run during the roll, one after
@@ -161,7 +163,7 @@ def test_each_drained_api_restarts_with_haproxys_checks_paused(rolled):
                        for e in read(report / "events.jsonl")
                        if e["event"] == "step-start" and e.get("kind") == "restart"
                        and e["description"].split()[0] in apis)  # fmt: skip
-    assert len(restarts) == 10 and maint == restarts, (maint, restarts)
+    assert len(restarts) == 12 and maint == restarts, (maint, restarts)
 
 
 def test_the_run_folder_holds_the_reports_and_locusts_csvs(rolled):

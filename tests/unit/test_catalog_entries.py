@@ -39,8 +39,10 @@ def case(number: int) -> Path:
 
 def test_the_catalog_has_the_issues_cases():
     # 1-8: the procedure issue's; 9: a schema step skipped, 10: no drain under the light
-    # load, 11: an old API left serving (the oracles issue's), 12: a cap reset skipped (the pins')
-    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 13)]
+    # load, 11: an old API left serving (the oracles issue's), 12: a cap reset skipped, 13: a
+    # cinder-api restarted without a drain, 14: cinder-volume killed with creates in hand,
+    # 15: a pin above a live compute (the cinder and pins issue's)
+    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 16)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -74,7 +76,7 @@ def test_case_1_restarts_every_api_without_a_drain():
     api_restarts = [
         s for _, s in wrong_ if isinstance(s, st.Restart) and s.process.endswith("-api")
     ]
-    assert len(api_restarts) == 10  # five APIs on two nodes, all still restarted
+    assert len(api_restarts) == 12  # six APIs on two nodes, all still restarted
 
 
 def test_case_2_puts_the_first_nova_api_back_before_the_second_is_upgraded():
@@ -153,7 +155,7 @@ def scenario_with(**changes) -> dict:
 
 def test_a_fault_after_no_step_is_one_sentence():
     data = scenario_with(plan={"faults": [{"action": "restart-rabbitmq",
-                                           "after": {"phase": "cinder"}}]})  # fmt: skip
+                                           "after": {"phase": "swift"}}]})  # fmt: skip
     with pytest.raises(UserError, match="matches no step of the plan"):
         planner.build(parse(data, Path("x.yaml")), 1)
 
@@ -250,3 +252,10 @@ def test_case_12_rolls_the_pair_where_the_cap_rises_and_never_resets_it():
     assert any(getattr(st_, "why", "") == why for _, st_ in steps_of(plan_of(DEFAULT)))
     assert not any(getattr(st_, "why", "") == why for _, st_ in steps_of(plan_of(case(12))))
     assert not any(isinstance(st_, st.Signal) for _, st_ in steps_of(plan_of(case(12))))
+
+
+@pytest.mark.parametrize("action", ["force-down-live-compute", "kill-compute-and-delete-queue"])
+def test_a_fault_on_a_node_without_its_node_is_one_sentence(action):
+    data = scenario_with(plan={"faults": [{"action": action, "after": {"phase": "install"}}]})
+    with pytest.raises(UserError, match=f"fault {action} needs the node it acts on"):
+        planner.build(parse(data, Path("x.yaml")), 1)

@@ -83,13 +83,46 @@ def test_passwords_are_per_run_and_files_holding_them_are_private(cloud, tmp_pat
 def test_uwsgi_binds_the_node_address_and_closes_connections(cloud):
     node = cloud.scenario.node("compute-api")
     nova = BY_NAME["nova"]
-    ini = read_ini(uwsgi_ini(cloud, node, nova.api, {}, "2026.1"))["uwsgi"]
+    ini = read_ini(uwsgi_ini(cloud, node, nova.api, "2026.1"))["uwsgi"]
     assert ini["http-socket"] == "10.250.0.12:8774"
     assert ini["add-header"] == "Connection: close"
     assert ini["virtualenv"] == "/opt/venvs/2026.1"
     assert ini["module"] == "nova.wsgi.osapi_compute:application"
     env = nova.api_env(cloud, node)
     assert env["OS_NOVA_CONFIG_FILES"].split(";")[0] == "api-paste.ini"
+
+
+def test_nova_api_answers_beside_a_request_that_waits_on_a_compute(cloud):
+    """A second thread where nova's API runs native threads; a second process where it
+    runs eventlet (a second thread crashed it), and never below the scenario's workers."""
+    nova, node = BY_NAME["nova"], cloud.scenario.nodes[0]
+    cloud.record["venvs"].update({s: f"/opt/venvs/{s}" for s in ("2025.1", "2025.2")})
+    for series, threads, processes in (("2026.1", "2", "1"), ("2026.2", "2", "1"),
+                                       ("2025.2", "1", "2"), ("2025.1", "1", "2")):  # fmt: skip
+        options = nova.uwsgi_options(cloud, node, series)
+        ini = read_ini(uwsgi_ini(cloud, node, nova.api, series, options))["uwsgi"]
+        assert (ini["threads"], ini["processes"]) == (threads, processes), series
+    assert nova.uwsgi_options(cloud, node, "master") == {"threads": 2}  # after every release
+
+
+def test_cinder_api_is_given_its_nodes_config_and_every_cinder_file_is_per_node(cloud):
+    cinder = BY_NAME["cinder"]
+    for node in cloud.scenario.nodes:
+        conf_path = cinder.conf(cloud, node)
+        # cinder's app parses sys.argv for its config: uwsgi's pyargv sets it per node
+        ini = read_ini(uwsgi_ini(cloud, node, cinder.api, "2026.1",
+                                 cinder.uwsgi_options(cloud, node, "2026.1")))["uwsgi"]  # fmt: skip
+        assert ini["pyargv"] == f"--config-file {conf_path}"
+        conf = read_ini(conf_path)
+        assert (conf["DEFAULT"]["host"], conf["DEFAULT"]["my_ip"]) == (node.name, node.address)
+        base = str(cinder.config_dir(cloud, node))
+        for option in ("api_paste_config", "resource_query_filters_file", "state_path"):
+            assert conf["DEFAULT"][option].startswith(base), option
+        assert conf["DEFAULT"]["enabled_backends"] == "fake"
+        assert conf["fake"]["volume_driver"] == "cinder.tests.fake_driver.FakeLoggingVolumeDriver"
+        assert conf["fake"]["target_helper"] == "fake"
+        # nova calls cinder through the VIP's catalog with its own service user
+        assert read_ini(BY_NAME["nova"].conf(cloud, node))["cinder"]["username"] == "nova"
 
 
 def test_haproxy_fronts_every_api_on_every_api_node_and_names_the_server(cloud):

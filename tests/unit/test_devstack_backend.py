@@ -38,6 +38,7 @@ from harness.plan import steps as st
 from harness.plan.events import EventLog
 from harness.releases import catalog, pin_facts
 from harness.services import BY_NAME
+from harness.services import base as service_base
 
 from .test_planner import DEFAULT
 
@@ -127,10 +128,11 @@ def scripted_hosts(stop_result="success") -> tuple[dict[str, Host], dict[str, Sc
 
 
 def nova_reporting_up():
-    """What nova's API answers once a restarted service has reported in."""
+    """What nova's and cinder's APIs answer once a restarted service has reported in."""
     now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
     service = SimpleNamespace(state="up", updated_at=now.strftime("%Y-%m-%dT%H:%M:%S.%f"))
-    return SimpleNamespace(compute=SimpleNamespace(services=lambda **_: [service]))
+    services = SimpleNamespace(services=lambda **_: [service])
+    return SimpleNamespace(compute=services, block_storage=services)
 
 
 @pytest.fixture
@@ -150,7 +152,7 @@ def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, t
     api_only = (st.Disable, st.Enable)  # nova API calls, the same on every backend
     ctx = st.Context(backend, EventLog(tmp_path / "events.jsonl"))
     probes = ("show stat", "curl ", "-p ExecStart", "cat > ", "importlib.metadata",
-              "SERVICE_VERSION_HISTORY")  # fmt: skip
+              "SERVICE_VERSION_HISTORY", "RPC_API_VERSION")  # fmt: skip
     for _, _, step in plan.numbered():
         if isinstance(step, api_only):
             continue
@@ -378,9 +380,10 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     backend = Devstack(devstack_nodes.scenario_on(s, site), site, hosts, nova_reporting_up)
     nodes["compute-api"].version = "34.0.1.dev2"  # pbr's, of the checkout on the node
     backend.install("compute-api", "2026.2")
-    written, constraints, install, versions, pins = nodes["compute-api"].commands
+    written, constraints, install, versions, *pins = nodes["compute-api"].commands
     assert versions == ds.installed_versions(ds.Layout().venv("2026.2"))
-    assert pins == pin_facts.remote_command(ds.Layout().venv("2026.2"), "nova")
+    assert pins == [pin_facts.remote_command(ds.Layout().venv("2026.2"), project)
+                    for project in ("cinder", "nova")]  # fmt: skip
     releases = ds.Layout().releases
     assert written.startswith(f"mkdir -p {releases} && cat > {releases}/2026.2.txt <<")
     assert "\nkeystone==" in written and "\nnova==" not in written  # nova: the source
@@ -394,7 +397,7 @@ def test_a_source_on_devstack_nodes_is_the_checkout_there_installed_into_the_rel
     # A release without sources is built from its lock, as before.
     nodes["controller"].commands.clear()
     backend.install("controller", "2026.1")
-    assert nodes["controller"].commands[-3] == ds.install_command(ds.Layout(), "2026.1")
+    assert nodes["controller"].commands[-4] == ds.install_command(ds.Layout(), "2026.1")
 
 
 @pytest.mark.parametrize(
@@ -446,6 +449,17 @@ def test_devstack_takes_nova_status_warning_as_fine_and_a_failure_as_a_failed_st
         None, ["nova-status upgrade check"])  # fmt: skip
     with pytest.raises(StepFailed, match="nova-status upgrade check` exited 2"):
         managed(site, "nova", "upgrade-check", {"nova-status": [2]})
+
+
+def test_cinders_check_failing_on_a_volume_in_flight_is_run_again_and_a_finding(
+        site, monkeypatch):  # fmt: skip
+    monkeypatch.setattr(service_base, "IN_FLIGHT_PAUSE_S", 0.0)
+    finding, ran = managed(site, "cinder", "upgrade-check", {"cinder-status": [2, 0]})
+    assert ran == ["cinder-status upgrade check"] * 2
+    assert finding.startswith("cinder-status upgrade check exited 2 1 time(s)"), finding
+    assert "Service UUIDs" in finding
+    with pytest.raises(StepFailed, match="exited 2 in all 4 runs"):  # a failure that stays
+        managed(site, "cinder", "upgrade-check", {"cinder-status": [2] * 4})
 
 
 def test_devstack_skips_neutrons_contract_while_offline_migrations_are_pending(site):

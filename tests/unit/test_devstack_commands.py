@@ -132,3 +132,14 @@ def test_the_installed_versions_are_read_through_a_shell_as_one_json_object(tmp_
                           env={"PYTHONPATH": str(tmp_path / "site")})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {p: f"{i}.0.dev4" for i, p in enumerate(PROJECTS)}
+
+
+def test_a_command_with_the_base_releases_code_runs_from_devstacks_own_venv():
+    # cinder's online migrations of N, finished with N's code before N+1's sync
+    layout = units.Layout(base="2026.1")
+    step = st.Manage("cinder", "online-migrations", "2026.1")
+    (cmd,) = units.commands(step, layout, "controller")
+    assert f"{layout.global_venv}/bin/cinder-manage db online_data_migrations" in cmd.command
+    after = st.Manage("cinder", "online-migrations", "2026.2")
+    (new,) = units.commands(after, layout, "controller")
+    assert f"{layout.releases}/2026.2/bin/cinder-manage" in new.command

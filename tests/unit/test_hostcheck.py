@@ -114,7 +114,7 @@ class FakeHost:
 
 def stat_text(status):
     rows = ["# pxname,svname,scur,status,"]
-    for fe in ("keystone-api", "glance-api", "placement-api", "neutron-api", "nova-api"):
+    for fe in (s.api.name for s in BY_NAME.values() if s.api):
         rows += [f"{fe},FRONTEND,0,OPEN,"]
         rows += [f"{fe},{n},0,{status.get((fe, n), 'UP')}," for n in ("controller", "compute-api")]
     return "\n".join(rows) + "\n"
@@ -169,8 +169,8 @@ def test_a_cloud_where_everything_is_as_planned_passes(monkeypatch, cloud):
     assert failing(checks) == []
     kinds = {c["check"].split()[0] for c in result["checks"]}
     assert kinds == {"release", "config", "listening", "backend"}
-    # 8 + 6 processes, 2 pins, 5 APIs on each node + 5 VIP frontends, 10 backends.
-    assert len(checks) == 14 + 2 + 15 + 10
+    # 11 + 8 processes, 2 pins, 6 APIs on each node + 6 VIP frontends, 12 backends.
+    assert len(checks) == 19 + 2 + 18 + 12
     assert result["target"] == "2026.2" and result["hosts"]["controller"].startswith("netns://")
     assert ("controller", "release haproxy") not in checks  # infra runs no release
 
@@ -186,7 +186,7 @@ def test_processes_on_the_old_release_fail(monkeypatch, cloud):
 
 def test_every_process_fails_when_nothing_was_rolled(monkeypatch, cloud):
     checks, _ = run_checks(monkeypatch, cloud, healthy(cloud, venv=OLD))
-    assert len([k for k in failing(checks) if k[1].startswith("release")]) == 14
+    assert len([k for k in failing(checks) if k[1].startswith("release")]) == 19
 
 
 def test_the_release_is_found_from_the_memory_map_when_the_command_line_says_nothing(
@@ -246,7 +246,7 @@ def test_an_admin_socket_that_does_not_answer_fails_every_backend_not_the_run(mo
     fakes["controller"].stat = None
     checks, _ = run_checks(monkeypatch, cloud, fakes)
     backends = [k for k in checks if k[1].startswith("backend")]
-    assert len(backends) == 10 and failing(checks) == sorted(backends)
+    assert len(backends) == 12 and failing(checks) == sorted(backends)
     assert "socat: No such file" in checks[backends[0]]["actual"]
 
 

@@ -4,6 +4,7 @@ and a process that exited while starting ends the wait at once, not at the timeo
 from __future__ import annotations
 
 import datetime
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -40,3 +41,44 @@ def test_a_process_that_exited_while_starting_ends_the_wait_at_once():
         computes.wait_up(conn(None), "controller", "nova-compute", SINCE, 600,
                               alive=lambda: asked.append(1) and False)  # fmt: skip
     assert asked == [1]
+
+
+class Builds:
+    """Nova's BUILD servers as the API lists them: a build the scheduler placed just before
+    the disable has no host on the first listing, and this host once its compute claims it."""
+
+    def __init__(self, listings: list[list[tuple[str, str | None]]]):
+        self.listings, self.disabled = listings, []
+
+    def servers(self, **query):
+        assert query == {"all_projects": True, "status": "BUILD"}
+        rows = self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
+        return [SimpleNamespace(id=i, compute_host=h) for i, h in rows]
+
+    def services(self, **_):
+        return iter([SimpleNamespace(id="svc")])
+
+    def update_service(self, service, status, **_):
+        self.disabled.append(status)
+
+
+def test_disabling_waits_for_a_build_placed_just_before_it_to_finish():
+    # at the disable b1 has no host yet; then its compute claims it; then it is done
+    # (x builds elsewhere all along)
+    compute = Builds([[("b1", None), ("x", "other")], [("b1", "controller"), ("x", "other")],
+                      [("x", "other")]])  # fmt: skip
+    computes.set_compute_enabled(SimpleNamespace(compute=compute), "controller", False, 5)
+    assert compute.disabled == ["disabled"] and compute.listings == [[("x", "other")]]
+
+
+def test_a_build_created_after_the_disable_does_not_hold_it():
+    compute = Builds([[], [("late", None)]])  # the scheduler will not place it here
+    computes.set_compute_enabled(SimpleNamespace(compute=compute), "controller", False, 1)
+
+
+def test_a_build_stuck_unplaced_holds_the_disable_only_while_a_build_gets_placed(monkeypatch):
+    monkeypatch.setattr(computes, "PLACING_S", 0.5)
+    compute = Builds([[("lost", None)]])  # lost in a restart: never placed, never done
+    started = time.monotonic()
+    computes.set_compute_enabled(SimpleNamespace(compute=compute), "controller", False, 5)
+    assert 0.5 <= time.monotonic() - started < 5

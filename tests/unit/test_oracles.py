@@ -104,6 +104,26 @@ def test_ledger_round_trip(tmp_path):
     assert json.loads(path.read_text().splitlines()[0])["record"] == "request"
 
 
+def test_a_ledger_written_before_volumes_reads_its_server_ids_as_resource_ids(tmp_path):
+    # run folders of earlier versions are re-judged offline (harness report)
+    path = tmp_path / "requests.jsonl"
+    old = {"record": "operation", "client": "w", "kind": "server-create", "server_id": "s1",
+           "request_id": "r", "accepted": 1, "finished": 5, "final": "ACTIVE",
+           "extra": {}}  # fmt: skip
+    path.write_text(json.dumps(old) + "\n")
+    assert ledger.read(path)[1] == [Operation("w", "server-create", "s1", "r", 1, 5, "ACTIVE")]
+
+
+def test_a_volume_operation_is_done_only_in_its_own_final_state():
+    ops = [Operation("w", "volume-attach", "v1", "r1", 1, 5, "in-use"),
+           Operation("w", "volume-attach", "v2", "r2", 2, 6, "available"),  # rolled back
+           Operation("w", "volume-detach", "v1", "r3", 7, 9, "available")]  # fmt: skip
+    verdict = rpc_end_to_end.check(RunRecord(TIMELINE, [], ops))
+    assert verdict.status == FAIL and verdict.counts["lost"] == 1
+    lost = verdict.evidence[0]
+    assert (lost["operation"], lost["resource_id"]) == ("volume-attach", "v2")
+
+
 def test_worst_verdict_wins():
     def v(status):
         return Verdict("x", status, "")
@@ -131,7 +151,7 @@ def test_end_to_end_fails_on_a_create_stuck_past_the_bound_and_names_its_steps()
     v = rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops))
     assert v.status == FAIL and v.counts["lost"] == 2 and v.counts["errored"] == 1
     stuck = v.evidence[0]
-    assert stuck["server_id"] == "s1" and stuck["request_id"] == "req-s1"
+    assert stuck["resource_id"] == "s1" and stuck["request_id"] == "req-s1"
     assert stuck["steps"] == ["6.10 nova-api on controller: restart"]
     assert stuck["accepted_during"] is None and v.evidence[1]["accepted_during"].startswith("6.10")
     # accepted a second before 6.10 began: in flight when it began
@@ -175,7 +195,7 @@ def test_a_lost_operation_names_the_message_of_its_request_that_lost_it():
         op("server-create", "s3", 1.9, "ERROR", 3),
     ]
     v = rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops, bus=bus))
-    lost = {e["server_id"]: e["lost_message"] for e in v.evidence}
+    lost = {e["resource_id"]: e["lost_message"] for e in v.evidence}
     s1 = (lost["s1"]["role"], lost["s1"]["method"], lost["s1"]["queue"])
     assert s1 == ("cast", cast, "conductor")
     assert lost["s1"]["delivered_step"].startswith("6.10 ") and lost["s1"]["answered"] is None

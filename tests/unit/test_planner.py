@@ -41,7 +41,30 @@ def test_default_plan_matches_the_golden_file():
 
 def test_phases_follow_the_upstream_order():
     assert [p.name for p in plan_of().phases] == [
-        "install", "keystone", "glance", "placement", "neutron", "nova",
+        "install", "keystone", "glance", "placement", "neutron", "cinder", "nova",
+    ]  # fmt: skip
+
+
+def test_cinder_follows_its_upgrade_guide():
+    plan = plan_of()
+    cinder = [s for _, ph, s in plan.numbered() if ph.name == "cinder"]
+    said = [
+        f"{s.action}@{s.series}" if isinstance(s, st.Manage)
+        else f"{type(s).__name__.lower()} {s.process}@{s.host}" if isinstance(s, st.Restart)
+        else type(s).__name__.lower()
+        for s in cinder
+    ]  # fmt: skip
+    assert said == [
+        # N's online migrations finished with N's code, before N+1's sync
+        "online-migrations@2026.1", "db-sync@2026.2",
+        "restart cinder-scheduler@controller", "restart cinder-volume@controller",
+        "restart cinder-backup@controller",
+        "drain", "restart cinder-api@controller", "admit", "restart cinder-api@compute-api",
+        "admit",
+        # the caps each daemon cached while an older peer (or its own old row) was listed
+        "restart cinder-scheduler@controller", "restart cinder-volume@controller",
+        "restart cinder-backup@controller",
+        "online-migrations@2026.2", "upgrade-check@2026.2",
     ]  # fmt: skip
 
 
@@ -143,7 +166,11 @@ def test_every_consecutive_catalog_pair_plans_by_changing_only_the_release_names
     data["releases"] = {"from": old, "to": new}
     plan = planner.build(scenario.parse(data, DEFAULT), 1)
     targets = {getattr(s, "series", new) for _, _, s in plan.numbered()}
-    assert targets == {new}
+    assert targets == {old, new}
+    # the base release's code runs one step: cinder's own online migrations, before the sync
+    on_old = [(s.service, s.action) for _, _, s in plan.numbered()
+              if getattr(s, "series", new) == old]  # fmt: skip
+    assert on_old == [("cinder", "online-migrations")]
 
 
 @pytest.mark.parametrize(
@@ -173,7 +200,9 @@ def test_plan_command_prints_the_tree_and_changes_nothing(tmp_path, capsys):
 def test_cap_reset_sighup_follows_the_guide_literally():
     plan = plan_of(cap_reset="sighup")
     hups = [(s.host, s.process) for _, _, s in plan.numbered() if isinstance(s, st.Signal)]
-    assert hups == [("controller", "nova-conductor"), ("controller", "nova-scheduler"),
+    assert hups == [("controller", "cinder-scheduler"), ("controller", "cinder-volume"),
+                    ("controller", "cinder-backup"),
+                    ("controller", "nova-conductor"), ("controller", "nova-scheduler"),
                     ("controller", "nova-compute")]  # fmt: skip
     computes = [
         s

@@ -119,3 +119,76 @@ def test_nothing_to_judge_is_unknown():
     assert rpc_pins.check(record(line(1, 100, "Starting"), pins=False)).status == UNKNOWN
     nothing = rpc_pins.check(record(line(1, 100, "Starting conductor")))
     assert (nothing.status, nothing.summary) == (UNKNOWN, "no process logged choosing an RPC cap")
+
+
+# cinder: the peers record their RPC version per binary. A patched 2026.2 cinder-volume
+# (3.21) rolled from 2026.1 (3.20); the scheduler chooses its cinder-volume cap.
+CINDER_FACTS = {
+    "2026.1": {"accepts": {"cinder-volume": "3.20", "cinder-scheduler": "3.12"}},
+    "2026.2": {"accepts": {"cinder-volume": "3.21", "cinder-scheduler": "3.12"}},
+}
+CINDER_STEPS = [(10, 12, "6.3 cinder-scheduler on controller: graceful stop, start on 2026.2"),
+                (20, 22, "6.4 cinder-volume on controller: graceful stop, start on 2026.2"),
+                (40, 42, "6.11 cinder-scheduler on controller: graceful stop, start on 2026.2 "
+                         "(drop its cached RPC version caps)")]  # fmt: skip
+
+
+def cinder_releases(scheduler: str, volume: str) -> dict:
+    return {"controller": {"cinder-scheduler": scheduler, "cinder-volume": volume}}
+
+
+CINDER_RELEASES = [(0, cinder_releases("2026.1", "2026.1")),
+                   (12, cinder_releases("2026.2", "2026.1")),
+                   (22, cinder_releases("2026.2", "2026.2")),
+                   (42, cinder_releases("2026.2", "2026.2"))]  # fmt: skip
+
+
+def cinder_chose(t: float, pid: int, binary: str, rpc: str) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(T0 + t))
+    return (f"{when}.000 {pid} INFO cinder.rpc [None req-1 - - - - - -] Automatically "
+            f"selected {binary} RPC version {rpc} as minimum service version.\n")  # fmt: skip
+
+
+def cinder_record(scheduler_log: str, steps=CINDER_STEPS, rel=CINDER_RELEASES) -> RunRecord:
+    timeline = Timeline([(T0 + a, T0 + b, text) for a, b, text in steps],
+                        [(T0 + t, r) for t, r in rel])  # fmt: skip
+    spec = BY_NAME["cinder"].pins
+    doc = {"cinder": {"peer": spec.peer, "selected": spec.selected, "target": "2026.2",
+                      "facts": CINDER_FACTS}}  # fmt: skip
+    return RunRecord(timeline=timeline, pins=doc,
+                     logs={"controller/cinder-scheduler.log": scheduler_log})  # fmt: skip
+
+
+def test_cinder_caps_per_binary_that_follow_the_rows_and_rise_after_the_reset_pass():
+    log = (cinder_chose(1, 100, "cinder-volume", "3.20")
+           + cinder_chose(11, 200, "cinder-volume", "3.20")  # the volume service still old
+           + cinder_chose(11, 200, "cinder-scheduler", "3.12")
+           + cinder_chose(41, 300, "cinder-volume", "3.21"))  # fmt: skip
+    verdict = rpc_pins.check(cinder_record(log))
+    assert verdict.status == PASS, verdict.summary
+    assert verdict.counts == {"selections": 4, "violations": 0}
+
+
+def test_a_cinder_cap_above_the_old_volume_service_fails_naming_the_binary():
+    # a new scheduler that trusted its own code while the 2026.1 cinder-volume runs
+    log = cinder_chose(15, 200, "cinder-volume", "3.21") + cinder_chose(41, 300, "x", "1")
+    verdict = rpc_pins.check(cinder_record(log))
+    assert verdict.status == FAIL
+    bad = verdict.evidence[0]
+    assert (bad["why"], bad["peer_binary"], bad["cap"]) == ("above a live peer",
+                                                            "cinder-volume", "3.21")  # fmt: skip
+    assert bad["peer"] == "cinder-volume on controller (2026.1, accepts 3.20)"
+
+
+def test_a_cinder_reset_skipped_leaves_the_scheduler_stale_and_fails():
+    log = cinder_chose(15, 200, "cinder-volume", "3.20")
+    verdict = rpc_pins.check(cinder_record(log, CINDER_STEPS[:2], CINDER_RELEASES[:3]))
+    assert [e["why"] for e in verdict.evidence] == ["stale at the end"]
+    assert verdict.evidence[0]["peer"] == "every cinder-volume on 2026.2, which accepts 3.21"
+
+
+def test_a_cinder_cap_below_every_peer_is_not_the_minimum():
+    log = cinder_chose(30, 200, "cinder-volume", "3.19") + cinder_chose(41, 300, "x", "1")
+    verdict = rpc_pins.check(cinder_record(log))
+    assert [e["why"] for e in verdict.evidence] == ["not the minimum"]
+    assert verdict.evidence[0]["peer"] == "cinder-volumes' lowest RPC version then: 3.21"

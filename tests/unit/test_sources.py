@@ -64,7 +64,7 @@ def test_a_spec_names_a_project_a_path_and_maybe_a_version(tmp_path):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [("nova", "A source is PROJECT=PATH"), ("=x", "A source is PROJECT=PATH"),
-     ("cinder=/x", "Unknown project 'cinder'")],
+     ("swift=/x", "Unknown project 'swift'")],
 )  # fmt: skip
 def test_a_malformed_spec_is_one_sentence(tmp_path, spec, message):
     with pytest.raises(UserError, match=message):
@@ -300,7 +300,7 @@ def test_a_source_with_both_path_and_patch_is_refused_by_the_schema(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["--source", "nova=/no/such/tree"], "does not exist"),
-     (["--source", "cinder=/tmp"], "Unknown project 'cinder'"),
+     (["--source", "swift=/tmp"], "Unknown project 'swift'"),
      (["--constraints", "/no/such/uc.txt"], "cannot be read")],
 )  # fmt: skip
 def test_bad_source_input_exits_2_with_one_sentence_and_starts_nothing(argv, message, capsys,

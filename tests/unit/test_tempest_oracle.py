@@ -254,7 +254,7 @@ def test_the_config_comes_from_the_clouds_facts_and_only_its_owner_reads_it(tmp_
     text = path.read_text()
     assert "uri_v3 = http://10.250.0.10:5000/v3\n" in text
     assert "admin_password = s3cret" in text and "image_ref = img-1" in text
-    assert "nova = true" in text and "cinder = false" in text
+    assert "nova = true" in text and "cinder = true" in text and "swift = false" in text
     assert "create_isolated_networks = false" in text
 
 

@@ -152,7 +152,7 @@ class Devstack:
                  connect: Callable, layout: ds.Layout | None = None):  # fmt: skip
         """`connect()` returns an admin openstacksdk connection (through the VIP)."""
         self.scenario, self.site, self.hosts, self.connect = scenario, site, hosts, connect
-        self.layout = layout or ds.Layout()
+        self.layout = layout or ds.Layout(base=scenario.release_from)
         self.timeout = scenario.services.startup_timeout
         # series → project → version, as read on the nodes: what each side runs
         self.installed: dict[str, dict[str, str]] = {}

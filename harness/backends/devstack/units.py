@@ -49,9 +49,15 @@ class Layout:
     releases: str = "/opt/stack/upgrade-harness-releases"  # one venv per release
     admin_socket: str = "/opt/stack/data/upgrade-harness/admin.sock"
     uv: str = "/opt/stack/upgrade-harness-uv/bin/uv"  # the plugin's, on every node
+    base: str = ""  # the release devstack deployed: its code is devstack's own venv
 
     def venv(self, series: str) -> str:
         return f"{self.releases}/{series}"
+
+    def code(self, series: str) -> str:
+        """Where `series`'s code runs from: the base release's where devstack put it (a
+        command with the old code, such as cinder's online migrations before its sync)."""
+        return self.global_venv if series == self.base else self.venv(series)
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ def manage_command(command: str, layout: Layout, series: str) -> str:
     """A management command (an Action's, or its guard) with `series`'s code, as devstack's
     user: devstack's config files are where the tools look by default."""
     tool, *args = command.split()
-    return f"sudo -u {layout.user} {shlex.join([f'{layout.venv(series)}/bin/{tool}', *args])}"
+    return f"sudo -u {layout.user} {shlex.join([f'{layout.code(series)}/bin/{tool}', *args])}"
 
 
 def _set_option(step: st.SetOption, layout: Layout) -> Command:

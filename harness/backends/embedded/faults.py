@@ -18,11 +18,11 @@ from harness import process, wait
 from harness.backends import openstack_api
 from harness.backends.embedded import operations
 from harness.backends.embedded.cloud import Cloud
-from harness.backends.embedded.infra import haproxy, rabbitmq
+from harness.backends.embedded.infra import haproxy, mariadb, rabbitmq
 from harness.bus import control as bus
 from harness.load import ledger
 from harness.load.ledger import Operation
-from harness.plan.steps import BURST, FORCED
+from harness.plan.steps import BURST, FORCED, VOLUME_BURST
 from harness.progress import log
 from harness.services import BY_NAME
 from harness.services.nova import smoke
@@ -86,6 +86,10 @@ def inject(cloud: Cloud, action: str, node: str | None, service: str | None,
         kill_compute_and_delete_queue(cloud, node)
     elif action == "kill-conductor-during-builds":
         kill_conductor_during_builds(cloud, ledger_path)
+    elif action == "force-down-live-compute":
+        force_down_live_compute(cloud, node)
+    elif action == "kill-volume-during-creates":
+        kill_volume_during_creates(cloud, ledger_path)
     elif action == "restart-rabbitmq":
         restart_rabbitmq(cloud, ledger_path)
     elif action == "single-api":
@@ -129,16 +133,20 @@ def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
 
 def _burst(cloud: Cloud) -> list[tuple[str, float]]:
     """BURST server builds accepted at once: (server id, time accepted)."""
-    with ThreadPoolExecutor(BURST) as pool:
-        return list(pool.map(lambda i: (_create(cloud, f"burst-{i}"), time.time()),
-                             range(BURST)))  # fmt: skip
+    return _at_once(lambda i: _create(cloud, f"burst-{i}"), BURST)
 
 
-def _follow(accepted: list[tuple[str, float]], ledger_path) -> None:
+def _at_once(create, count: int) -> list[tuple[str, float]]:
+    """`create(i)` for i in range(count), side by side: (its id, time accepted) each."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda i: (create(i), time.time()), range(count)))
+
+
+def _follow(accepted: list[tuple[str, float]], ledger_path, kind: str = "server-create") -> None:
     """Into the load's ledger, so the end-to-end ledger follows them to their end."""
     with open(ledger_path, "a") as out:  # appended whole lines, beside the load worker's
-        for server_id, t in accepted:
-            op = Operation("burst", "server-create", server_id, None, t, None, "pending")
+        for resource_id, t in accepted:
+            op = Operation("burst", kind, resource_id, None, t, None, "pending")
             out.write(ledger.dump(op) + "\n")
 
 
@@ -151,6 +159,56 @@ def kill_conductor_during_builds(cloud: Cloud, ledger_path) -> None:
     operations.kill(cloud, node, "nova-conductor")
     _follow(accepted, ledger_path)
     operations.start(cloud, "nova", node, "nova-conductor", series)
+
+
+def kill_volume_during_creates(cloud: Cloud, ledger_path) -> None:
+    node = cloud.scenario.controller.name
+    series = cloud.release(node, "cinder-volume")
+    conn = openstack_api.admin(cloud)
+
+    accepted = _at_once(
+        lambda i: conn.block_storage.create_volume(name=f"burst-volume-{i}", size=1).id,
+        VOLUME_BURST,
+    )
+    # cinder-volume takes every create cast off its queue at once (acked on arrival) and
+    # works on them side by side: once the first is done, the others are in its hands.
+    ids = {v for v, _ in accepted}
+
+    def one_done() -> bool:
+        return any(v.id in ids and v.status != "creating" for v in conn.block_storage.volumes())
+
+    wait.until(one_done, 60, "a burst volume created", interval=0.1)
+    operations.kill(cloud, node, "cinder-volume")
+    _follow(accepted, ledger_path, "volume-create")
+    operations.start(cloud, "cinder", node, "cinder-volume", series)
+
+
+def force_down_live_compute(cloud: Cloud, node: str) -> None:
+    """Mark `node`'s nova-compute forced down while it runs, restart the conductor, and
+    unmark it once the conductor has chosen its compute RPC cap. nova's minimum service
+    version leaves forced-down services out, so the conductor pins what the other
+    computes accept, above what this live one does.
+
+    The old nova-api cannot unmark it: saving the old compute's record (service version
+    70) raises ServiceTooOld against the minimum of the rest (72), which the mistake made
+    72 (seen in the case's first run: a 500). So it is unmarked in the database."""
+    controller = cloud.scenario.controller.name
+    conn = openstack_api.admin(cloud)
+    service = next(conn.compute.services(host=node, binary="nova-compute"))
+    conn.compute.update_service_forced_down(service, node, "nova-compute", forced=True)
+    try:
+        conductor_log = cloud.log_path(controller, "nova-conductor")
+        seen = conductor_log.stat().st_size
+        operations.restart(cloud, "nova", controller, "nova-conductor",
+                           cloud.release(controller, "nova-conductor"))  # fmt: skip
+        what = "the restarted nova-conductor choosing its compute RPC cap"
+        wait.until(lambda: SELECTED in conductor_log.read_bytes()[seen:], 180, what, interval=1)
+    finally:
+        mariadb.sql(cloud, "UPDATE nova.services SET forced_down = 0 WHERE "
+                           f"host = '{node}' AND `binary` = 'nova-compute';\n")  # fmt: skip
+
+
+SELECTED = b"Automatically selected compute RPC version"
 
 
 def restart_rabbitmq(cloud: Cloud, ledger_path) -> None:

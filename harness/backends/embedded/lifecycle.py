@@ -149,7 +149,7 @@ def launch(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> La
     harness spawns it in the node's namespace or a node starts it (over SSH, say)."""
     if svc.api and name == svc.api.name:
         env = cloud.service_env(series, svc.api_env(cloud, node))
-        ini = uwsgi_ini(cloud, node, svc.api, env, series)
+        ini = uwsgi_ini(cloud, node, svc.api, series, svc.uwsgi_options(cloud, node, series))
         argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
     else:
         argv, env = svc.daemon_argv(cloud, node, name), cloud.service_env(series)

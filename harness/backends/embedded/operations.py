@@ -37,12 +37,12 @@ def stop(cloud: Cloud, node: str, name: str, timeout: float | None = None) -> pr
 
 def pause_checks(cloud: Cloud, node: str, name: str) -> None:
     """A drained API backend goes into maintenance for its restart, which pauses HAProxy's
-    health checks until wait_started resumes them. A check waits 5 s (`timeout check`);
-    an app can take longer to load (neutron-api took 6 s beside a test run), and the check
-    HAProxy then abandons with a reset made the new app log `CRITICAL … OSError: write
-    error`: the harness's bound, not the service's fault. A drained server gets no requests
-    in either state; one the plan did not drain keeps its checks, as it would in a wrong
-    procedure."""
+    health checks until wait_started resumes them. A check waits 10 s (`timeout check`);
+    an app can take longer to load (neutron-api took 6 s beside a test run, when a check
+    waited 5 s), and the check HAProxy then abandons with a reset made the new app log
+    `CRITICAL … OSError: write error`: the harness's bound, not the service's fault. A
+    drained server gets no requests in either state; one the plan did not drain keeps its
+    checks, as it would in a wrong procedure."""
     frontend = _frontend(name)
     if not frontend or not cloud.processes(name=haproxy.NAME):
         return

@@ -1,8 +1,9 @@
 """Oracle 3b, the end-to-end ledger: every asynchronous operation the API accepted (a
-server create, a delete) reaches its final state — ACTIVE, gone — within a bound after the
-roll. The bus cannot see a message acked and then dropped by a dying service (oslo acks
-on arrival); the operation's outcome can. One that ends in ERROR or never ends is lost
-work, reported with its request id and the plan steps it spanned.
+server create or delete; a volume create, attach, detach or delete) reaches its final
+state — ACTIVE, in-use, available, gone — within a bound after the roll. The bus cannot
+see a message acked and then dropped by a dying service (oslo acks on arrival); the
+operation's outcome can. One that ends in ERROR or never ends is lost work, reported with
+its request id and the plan steps it spanned.
 
 The ledgers are joined by the request id: every RPC message nova sends for the operation
 carries the API request's id in its context (the bus trace records it), so a lost
@@ -20,11 +21,10 @@ from __future__ import annotations
 from harness.checks.oracles import rpc_bus, service_logs
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
-from harness.load.ledger import Operation, outcomes
+from harness.load.ledger import DONE, Operation, outcomes
 
 NAME = "rpc_end_to_end"
 UNIT = "operations"  # what one piece of its evidence is
-DONE = {"server-create": "ACTIVE", "server-delete": "DELETED"}
 IN_FLIGHT = 1.0  # seconds after acceptance in which a create or delete is still in flight
 
 
@@ -48,7 +48,7 @@ def check(record: RunRecord) -> Verdict:
     first = evidence[0]
     summary = (
         f"{len(lost)} of {len(ops)} accepted operations never completed; first: "
-        f"{first['operation']} {first['server_id']} ended {first['final']} "
+        f"{first['operation']} {first['resource_id']} ended {first['final']} "
         f"(request {first['request_id']}), spanning {', '.join(first['steps']) or 'no step'}"
     )
     return Verdict(NAME, FAIL, summary, counts, evidence)
@@ -64,7 +64,7 @@ def _evidence(op: Operation, record: RunRecord, messages: list[dict], answered: 
     # conductor were never answered).
     soon = [text for start, _, text in record.timeline.steps
             if op.accepted < start <= op.accepted + IN_FLIGHT]  # fmt: skip
-    return {"operation": op.kind, "server_id": op.server_id, "request_id": op.request_id,
+    return {"operation": op.kind, "resource_id": op.resource_id, "request_id": op.request_id,
             "accepted": op.accepted, "final": op.final,
             "accepted_during": record.timeline.step_at(op.accepted), "steps": steps,
             "began_within_1s": soon,

@@ -1,19 +1,25 @@
 """Oracle 13, rpc_pins: every RPC version cap a service chose automatically was the one its
 peers allowed at that moment, and once the roll is done the caps are the newest.
 
-nova's `[upgrade_levels] compute = auto` (and cinder's caps, the same design): a process
-reads the lowest service version its peers recorded in the `services` table, maps it
-through its own release's version history to an RPC version, caches it, and logs it once:
+nova's `[upgrade_levels] compute = auto` and cinder's caps work the same way: a process
+reads what its peers recorded in the `services` table, caps what it sends to them,
+caches the cap, and logs it once (again after a reset):
 
     Automatically selected compute RPC version 6.5 from minimum service version 72
+    Automatically selected cinder-volume RPC version 3.20 as minimum service version.
 
-The run records, per release, each pinned service's facts (`pins.json`: its own service
-version and its history, version → the peer RPC version it means); the timeline says which
-release every peer ran at each moment. For each selection (node, process, pid, time):
+Nova's peers record a service version, which the choosing process maps through its own
+release's history to an RPC version; cinder's peers record the RPC version itself, per
+binary (the log line names the binary, the regex's `peer` group). The run records, per
+release, each pinned service's facts (`pins.json`: nova's own service version and its
+history; cinder's RPC version per binary, `accepts`); the timeline says which release
+every peer ran at each moment. For each selection (node, process, pid, time, peer):
 
 - **above a live peer**: the cap exceeds the RPC version some peer running then accepts;
-- **not the minimum**: the service version it chose from is not the lowest its peers ran
-  then (a peer restarting in the step in progress may count as either side);
+- **not the minimum**: what it chose from (nova: the service version; cinder: the RPC
+  version) is not the lowest its peers ran then (a peer restarting in the step in progress
+  may count as either side: cinder's service computes its caps before it rewrites its own
+  row);
 - **stale at the end**: a process still running when the roll ended whose last cap is
   below the newest, once every peer runs the target (its reset was skipped).
 
@@ -36,8 +42,10 @@ NAME = "rpc_pins"
 UNIT = "pin choices"
 
 
-def selections(logs: dict[str, str], pattern: re.Pattern) -> list[dict]:
-    """Every cap a process logged choosing: {node, process, pid, t, rpc, service, first_t}."""
+def selections(logs: dict[str, str], pattern: re.Pattern, peer: str = "") -> list[dict]:
+    """Every cap a process logged choosing: {node, process, pid, t, peer, rpc, service,
+    first_t}; `peer` is the regex's group of that name, else the service's one peer, and
+    `service` the group of that name (nova's), else None."""
     found = []
     for name, text in sorted(logs.items()):
         node, process = service_logs._names(name)
@@ -49,9 +57,11 @@ def selections(logs: dict[str, str], pattern: re.Pattern) -> list[dict]:
             first_seen.setdefault(line.pid, line.t)
             m = pattern.search(line.text)
             if m:
+                groups = m.groupdict()
+                service = int(groups["service"]) if groups.get("service") else None
                 found.append({"node": node, "process": process, "pid": line.pid, "t": line.t,
-                              "rpc": m["rpc"], "service": int(m["service"]),
-                              "first_t": first_seen[line.pid]})  # fmt: skip
+                              "peer": groups.get("peer") or peer, "rpc": m["rpc"],
+                              "service": service, "first_t": first_seen[line.pid]})  # fmt: skip
     return found
 
 
@@ -83,38 +93,45 @@ def _release(sel: dict, timeline: Timeline) -> str | None:
     return service_logs._release(r, timeline, sel["first_t"], "")
 
 
-def _possible_minima(timeline: Timeline, peer: str, facts: dict, t: float) -> set[int]:
-    """The lowest peer service version at `t`; if a step is in progress, also as it stood
-    when the step began and as it stood after (a peer restarting in it writes its row at
-    some moment in between)."""
+def _possible_minima(timeline: Timeline, peer: str, recorded, t: float) -> set:
+    """The lowest of what the peers recorded at `t` (`recorded(series)`: a peer's row on
+    that release, None if unknown); if a step is in progress, also as it stood when the
+    step began and as it stood after (a peer restarting in it writes its row at some
+    moment in between)."""
     moments = [t]
     for start, end, _ in timeline.steps:
         if start <= t <= end:
             moments += [start, end + 1e-6]
     out = set()
     for moment in moments:
-        versions = [facts[s]["service_version"] for s in peers_at(timeline, peer, moment).values()
-                    if s in facts]  # fmt: skip
-        if versions:
-            out.add(min(versions))
+        rows = [recorded(s) for s in peers_at(timeline, peer, moment).values()]
+        rows = [r for r in rows if r is not None]
+        if rows:
+            out.add(min(rows, key=_order))
     return out
+
+
+def _order(row):
+    return version_key(row) if isinstance(row, str) else (row, 0)
 
 
 def judge_service(service: str, pins: dict, record: RunRecord) -> tuple[list[dict], int]:
     """(violations, how many selections were judged) for one pinned service."""
     pattern = re.compile(pins["selected"])
-    facts, peer, target = pins["facts"], pins["peer"], pins["target"]
+    facts, target = pins["facts"], pins["target"]
     timeline = record.timeline
-    found = selections(record.logs or {}, pattern)
+    found = selections(record.logs or {}, pattern, pins.get("peer") or "")
     bad = []
     for sel in found:
         release = _release(sel, timeline)
         step = timeline.step_at(sel["t"])
+        peer = sel["peer"]
         where = {"service": service, "node": sel["node"], "process": sel["process"],
                  "pid": sel["pid"], "release": release, "t": sel["t"], "cap": sel["rpc"],
-                 "from_service_version": sel["service"], "step": step}  # fmt: skip
+                 "peer_binary": peer, "from_service_version": sel["service"],
+                 "step": step}  # fmt: skip
         running = peers_at(timeline, peer, sel["t"])
-        accepts = {n: _own_rpc(facts, s) for n, s in running.items() if s in facts}
+        accepts = {n: rpc for n, s in running.items() if (rpc := _own_rpc(facts, s, peer))}
         above = sorted(n for n, rpc in accepts.items()
                        if version_key(sel["rpc"]) > version_key(rpc))  # fmt: skip
         if above:
@@ -122,41 +139,56 @@ def judge_service(service: str, pins: dict, record: RunRecord) -> tuple[list[dic
             broken = f"{peer} on {node} ({running[node]}, accepts {accepts[node]})"
             bad.append({**where, "why": "above a live peer", "peer": broken})
             continue
-        minima = _possible_minima(timeline, peer, facts, sel["t"])
-        if minima and sel["service"] not in minima:
+        by_service = sel["service"] is not None  # nova: chosen from a service version
+
+        def recorded(series, peer=peer, by_service=by_service):
+            if by_service:
+                return facts[series]["service_version"] if series in facts else None
+            return _own_rpc(facts, series, peer)
+
+        minima = _possible_minima(timeline, peer, recorded, sel["t"])
+        chose = sel["service"] if by_service else sel["rpc"]
+        if minima and chose not in minima:
+            what = "service version" if by_service else "RPC version"
+            lowest = " or ".join(str(m) for m in sorted(minima, key=_order))
             bad.append({**where, "why": "not the minimum",
-                        "peer": f"{peer}s' lowest service version then: "
-                                + " or ".join(str(m) for m in sorted(minima))})  # fmt: skip
+                        "peer": f"{peer}s' lowest {what} then: {lowest}"})  # fmt: skip
     bad += _stale(found, record, pins, target)
     return bad, len(found)
 
 
-def _own_rpc(facts: dict, series: str) -> str:
-    """The RPC version a peer on `series` accepts: its own version's entry in its history."""
-    f = facts[series]
+def _own_rpc(facts: dict, series: str, peer: str) -> str | None:
+    """The RPC version a `peer` on `series` accepts: nova's, its own service version's entry
+    in its history; cinder's, its binary's entry (None: that release is not known)."""
+    f = facts.get(series)
+    if f is None:
+        return None
+    if "accepts" in f:
+        return f["accepts"].get(peer)
     return f["peer_rpc"][str(f["service_version"])]
 
 
 def _stale(found: list[dict], record: RunRecord, pins: dict, target: str) -> list[dict]:
-    timeline, peer, facts = record.timeline, pins["peer"], pins["facts"]
+    timeline, facts = record.timeline, pins["facts"]
     if not timeline.releases or target not in facts:
         return []
     final = timeline.releases[-1][1]
-    if any(procs.get(peer) != target for procs in final.values() if peer in procs):
-        return []  # not every peer on the target: nothing says the caps must have risen
-    newest = _own_rpc(facts, target)
     alive = last_pids(record.logs or {})
     last: dict[tuple, dict] = {}
     for sel in found:
         if alive.get((sel["node"], sel["process"])) == sel["pid"]:
-            last[(sel["node"], sel["process"])] = sel
+            last[(sel["node"], sel["process"], sel["peer"])] = sel
     out = []
     for sel in last.values():
-        if version_key(sel["rpc"]) < version_key(newest):
+        peer = sel["peer"]
+        if any(procs.get(peer) != target for procs in final.values() if peer in procs):
+            continue  # not every peer on the target: nothing says the caps must have risen
+        newest = _own_rpc(facts, target, peer)
+        if newest and version_key(sel["rpc"]) < version_key(newest):
             out.append({"service": pins["service"], "node": sel["node"],
                         "process": sel["process"], "pid": sel["pid"],
                         "release": _release(sel, timeline), "t": sel["t"], "cap": sel["rpc"],
-                        "from_service_version": sel["service"],
+                        "peer_binary": peer, "from_service_version": sel["service"],
                         "step": timeline.step_at(sel["t"]), "why": "stale at the end",
                         "peer": f"every {peer} on {target}, which accepts {newest}"})  # fmt: skip
     return out

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from harness import process, wait
 from harness.errors import StepFailed
+from harness.releases import catalog
 from harness.scenario import Node
 from harness.services.base import (
     Action,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # the embedded cloud imports the services' registry
     from harness.backends.embedded.cloud import Cloud
 
 CONTROLLER_DAEMONS = ("nova-conductor", "nova-scheduler")
+NATIVE_THREADS_API = "2026.1"  # the first series whose API runs without eventlet (33.0.0)
 
 
 class Nova(Service):
@@ -148,6 +150,8 @@ class Nova(Service):
                 "placement": creds,
                 "neutron": creds,
                 "glance": {"region_name": "RegionOne"},
+                # volume attach: nova-api and nova-compute call cinder through the VIP
+                "cinder": {**creds, "os_region_name": "RegionOne"},
                 "scheduler": {"discover_hosts_in_cells_interval": 5, "workers": 1},
                 "conductor": {"workers": 1},
                 "oslo_concurrency": {"lock_path": base / "locks"},
@@ -156,6 +160,19 @@ class Nova(Service):
                 "wsgi": {"api_paste_config": self.paste_ini(cloud, node)},
             },
         )
+
+    def uwsgi_options(self, cloud: Cloud, node: Node, series: str) -> dict[str, object]:
+        # A volume attach waits in nova-api on an RPC call to the server's compute
+        # (reserve_block_device_name) for as long as that compute restarts: 29 s seen. With
+        # one worker of one thread nothing else was answered meanwhile, HAProxy's check
+        # timed out and took the backend out — an outage of the harness's sizing, not
+        # nova's (a deployment runs several). A second thread answers the rest, where
+        # nova's API runs native threads (from 2026.1: its WSGI module asks for them).
+        # Before, nova.api.openstack patches eventlet in, and a worker with a second
+        # thread segfaulted in greenlet at its stop (2025.2, measured): a second process.
+        if catalog.precedes(series, NATIVE_THREADS_API):
+            return {"processes": max(2, cloud.scenario.services.api_workers)}
+        return {"threads": 2}
 
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         # The paste ini must come first (field notes: else every worker fails with

@@ -58,11 +58,15 @@ def render(cloud: Cloud, frontends: list[Frontend]) -> str:
         "    timeout client 300s",
         "    timeout server 300s",
         "    timeout http-keep-alive 30s",
-        # A health check may wait 5 s for its answer (the default is `inter`, 1 s): a
+        # A health check may wait 10 s for its answer (the default is `inter`, 1 s): a
         # single-worker API busy with a slow request on a loaded machine is not down, and
         # with both servers checked out at once the VIP had none (seen in CI, two clouds
-        # on two cores). A dead server still fails at once: its port refuses.
-        "    timeout check 5s",
+        # on two cores). 5 s was not enough once volumes were attached: nova-api's one
+        # worker spent 4.4 s on an attach and 0.9 s on the next request, and the check
+        # queued behind them was given up and reset, which nova logged as `CRITICAL …
+        # OSError: write error` (the harness's bound, not nova's fault). A dead server
+        # still fails at once: its port refuses.
+        "    timeout check 10s",
         "",
     ]
     for fe in frontends:
