@@ -101,11 +101,32 @@ function configure_uh_keepalived {
     iface=$(_uh_interface)
     [[ -n "$iface" ]] || die $LINENO "no interface holds HOST_IP $HOST_IP"
     local cfg=$UPGRADE_HARNESS_CONF_DIR/keepalived.conf
+    # The health script: this node's HAProxy answers on its admin socket (as the embedded
+    # backend's, harness/backends/embedded/infra/keepalived.py). keepalived runs scripts
+    # only from paths no one but root can write, so not from the stack user's conf dir.
+    local check=$UPGRADE_HARNESS_KEEPALIVED_CHECK
+    sudo install -d -o root -g root -m 755 "$(dirname "$check")"
+    printf '#!/bin/sh\necho "show info" | socat -t1 - UNIX-CONNECT:%s 2>/dev/null | grep -q "^Pid:"\n' \
+        "$UPGRADE_HARNESS_STATE_DIR/admin.sock" | sudo tee "$check" >/dev/null
+    sudo chmod 755 "$check"
     local node
     {
+        echo "global_defs {"
+        echo "    script_user root"
+        echo "    enable_script_security"
+        echo "}"
+        echo "vrrp_script chk_haproxy {"
+        echo "    script \"$check\""
+        echo "    interval 1"
+        echo "    timeout 1"
+        echo "    fall 2"
+        echo "    rise 1"
+        echo "}"
         echo "vrrp_instance upgrade_harness {"
-        # Every node starts BACKUP; the highest priority wins the election.
+        # Every node starts BACKUP; the highest priority wins the election, and a node
+        # that recovers does not take the VIP back (a second move, a second disruption).
         echo "    state BACKUP"
+        echo "    nopreempt"
         echo "    interface $iface"
         echo "    virtual_router_id $UPGRADE_HARNESS_VRRP_ROUTER_ID"
         echo "    priority $UPGRADE_HARNESS_VRRP_PRIORITY"
@@ -121,6 +142,9 @@ function configure_uh_keepalived {
         echo "    }"
         echo "    virtual_ipaddress {"
         echo "        $UPGRADE_HARNESS_VIP dev $iface"
+        echo "    }"
+        echo "    track_script {"
+        echo "        chk_haproxy"
         echo "    }"
         echo "}"
     } > "$cfg"

@@ -232,7 +232,8 @@ def cmd_status(args, state_dir, cache_dir) -> int:
         print("no cloud is up")
         return 0
     s = cloud.scenario
-    print(f"cloud {s.name} ({cloud.record['status']}), VIP {s.network.vip}, base {s.release_from}")
+    print(f"cloud {s.name} ({cloud.record['status']}), VIP {s.network.vip}{_held(cloud)}, "
+          f"base {s.release_from}")  # fmt: skip
     print(f"{'NODE':13} {'PROCESS':16} {'RELEASE':8} {'PID':>8}  STATE")
     for r in sorted(rows, key=lambda r: (r.node, r.name)):
         print(
@@ -242,8 +243,19 @@ def cmd_status(args, state_dir, cache_dir) -> int:
         print("HAProxy backends:")
         for (frontend, server), state in sorted(backends.items()):
             print(f"  {frontend:16} {server:13} {state}")
-    healthy = all(r.alive for r in rows) and all(v.startswith("UP") for v in backends.values())
+    up = all(part.startswith("UP") for v in backends.values() for part in v.split("|"))
+    healthy = all(r.alive for r in rows) and up
     return 0 if healthy and backends else 1
+
+
+def _held(cloud) -> str:
+    """Which balancer holds the VIP, where keepalived moves it."""
+    if not cloud.scenario.vrrp:
+        return ""
+    from harness.backends.embedded.infra import keepalived
+
+    held = keepalived.holders(cloud)
+    return f" (held by {', '.join(held) or 'no node'})"
 
 
 def cmd_down(args, state_dir, cache_dir) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from harness.checks.failover import FailoverBudget
 from harness.checks.findings import KnownFinding
 from harness.checks.oracles.latency import LatencyBudget
 from harness.errors import UserError
@@ -148,6 +149,7 @@ class Scenario:
     plan: PlanOptions = field(default_factory=PlanOptions)
     load: LoadOptions = field(default_factory=LoadOptions)
     latency: LatencyBudget = field(default_factory=LatencyBudget)
+    failover: FailoverBudget = field(default_factory=FailoverBudget)
     tempest: TempestOptions = field(default_factory=TempestOptions)
     seed: int | None = None
     description: str = ""
@@ -157,6 +159,16 @@ class Scenario:
     @property
     def controller(self) -> Node:
         return next(n for n in self.nodes if n.has("controller"))
+
+    @property
+    def balancers(self) -> list[Node]:
+        """The nodes that run HAProxy: role `lb`, else the controller alone. With two or
+        more, keepalived holds the VIP on one of them (VRRP), as nova's guide has it."""
+        return self.with_role("lb") or [self.controller]
+
+    @property
+    def vrrp(self) -> bool:
+        return len(self.balancers) > 1
 
     def with_role(self, role: str) -> list[Node]:
         return [n for n in self.nodes if n.has(role)]
@@ -270,6 +282,7 @@ def parse(data: object, path: Path, sources: bool = True) -> Scenario:
         plan=_plan_options(data.get("plan", {})),
         load=_load_options(data.get("load", {}), path),
         latency=LatencyBudget(**data.get("latency", {})),
+        failover=FailoverBudget(**data.get("failover", {})),
         tempest=_tempest_options(data.get("tempest", {}), path),
         seed=data.get("seed"),
         description=data.get("description", ""),

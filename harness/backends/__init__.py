@@ -68,9 +68,11 @@ class Backend(Protocol):
         schema/fresh/<database>.sql (a fresh install of the target) into the run folder,
         for the schema oracle; False if this backend cannot."""
 
-    def fault(self, action: str, node: str | None, target: str | None, ledger: Path) -> None:
-        """Do a selftest fault (harness/plan/steps.py: FAULTS) to the cloud; builds it makes
-        go into the load's `ledger`, so the end-to-end ledger follows them."""
+    def fault(self, action: str, node: str | None, target: str | None,
+              ledger: Path) -> dict | None:  # fmt: skip
+        """Do a fault (harness/plan/steps.py: FAULTS) to the cloud; builds it makes go into
+        the load's `ledger`, so the end-to-end ledger follows them. A VIP failover returns
+        what it measured (harness/checks/failover.py reads it)."""
 
 
 class Broker(Protocol):

@@ -71,7 +71,7 @@ def check_node(
     checks = releases(cloud, host, node, target)
     checks += config(cloud, host, node, options)
     checks += listening(cloud, host, node)
-    if node.name == cloud.scenario.controller.name:
+    if node in cloud.scenario.balancers:
         checks += backends(cloud, host, node)
     return checks
 
@@ -167,7 +167,7 @@ def listening(cloud: Cloud, host: Host, node: Node) -> list[Check]:
     for api in (svc.api for svc in ORDER if svc.api):
         if node.serves(api.name):
             sockets.append((api.name, node.address, api.port))
-        if node.name == cloud.scenario.controller.name:
+        if node in cloud.scenario.balancers:  # on the VIP, held or not (ip_nonlocal_bind)
             sockets.append((f"haproxy {api.name}", cloud.vip, api.port))
     return [
         probe(node, f"listening {what} {address}:{port}", LISTENING, state, address, port)
@@ -185,7 +185,7 @@ def show_stat(host: Host, socket_path: str) -> list[dict[str, str]]:
 
 def backends(cloud: Cloud, host: Host, node: Node) -> list[Check]:
     try:
-        rows = show_stat(host, str(haproxy.admin_socket(cloud)))
+        rows = show_stat(host, str(haproxy.admin_socket(cloud, node.name)))
         status = {(r["pxname"], r["svname"]): r["status"] for r in rows}
     except Exception as e:
         status = e

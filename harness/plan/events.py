@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+FAILOVER = "failover"  # a VIP failover step's measurement (harness/checks/failover.py)
+
 
 class EventLog:
     def __init__(self, path: Path):

@@ -141,6 +141,8 @@ def render(plan: Plan) -> str:
             lines.insert(2, f"{key} {side.name}: constraints {side.constraints.path}")
     if wrong.describe(s.plan):  # a negative scenario says so before anything else
         lines.insert(3, f"deliberately wrong: {wrong.describe(s.plan)}")
+    if wrong.failovers(s):
+        lines.insert(3, f"VIP failovers: {wrong.failovers(s)}")
     for i, phase in enumerate(plan.phases, 1):
         last_phase = i == len(plan.phases)
         lines.append(f"{'└──' if last_phase else '├──'} {i} {phase.name}")

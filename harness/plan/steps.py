@@ -9,13 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.backends import Backend
-from harness.plan.events import EventLog
+from harness.plan.events import FAILOVER, EventLog
 from harness.services import BY_NAME
 
+# Faults a correct cloud survives at a stated cost (the scenario's `failover` budget,
+# harness/checks/failover.py): the VIP holder's HAProxy stopped, or its keepalived killed.
+FAILOVERS = ("stop-vip-haproxy", "kill-vip-keepalived")
 # The selftest's faults (a scenario's plan.faults; the schema's enum is checked against it).
 FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds",
           "force-down-live-compute", "kill-volume-during-creates", "restart-rabbitmq",
-          "single-api", "servers-across-apis", "hold")  # fmt: skip
+          "single-api", "servers-across-apis", "hold", *FAILOVERS)  # fmt: skip
 # The faults that act on one node: a scenario must name it (plan/wrong.py checks).
 NODE_FAULTS = ("kill-compute-and-delete-queue", "force-down-live-compute", "single-api")
 BURST = 4  # server builds handed to the conductor at once before it is killed
@@ -199,6 +202,8 @@ class Fault(Step):
     host: str | None = None
     target: str | None = None
     seconds: float | None = None
+    # A failover's budget, (seconds, failed requests): what the oracles allow it
+    budget: tuple[float, int] | None = None
 
     def describe(self) -> str:
         text = describe_fault(self.action, self.host, self.target, self.seconds)
@@ -209,7 +214,11 @@ class Fault(Step):
             time.sleep(self.seconds)
             return
         ledger = ctx.events.path.parent / "load" / "requests.jsonl"
-        ctx.backend.fault(self.action, self.host, self.target, ledger)
+        measured = ctx.backend.fault(self.action, self.host, self.target, ledger)
+        if self.action in FAILOVERS and measured:
+            seconds, failed = self.budget or (0.0, 0)
+            ctx.events.write(FAILOVER, step=self.describe(), allowed_s=seconds,
+                             allowed_failed=failed, **measured)  # fmt: skip
 
 
 def describe_fault(action: str, node: str | None, service: str | None, seconds=None) -> str:
@@ -242,5 +251,14 @@ def describe_fault(action: str, node: str | None, service: str | None, seconds=N
         "servers-across-apis": (
             "a server created through each nova-api backend directly, each then shown through "
             "every backend at the latest microversion (what clients behind the VIP meet in turn)"
+        ),
+        "stop-vip-haproxy": (
+            "stop the HAProxy of the node holding the VIP (SIGTERM); keepalived moves the VIP "
+            "once its check fails; measured through the VIP; HAProxy started again"
+        ),
+        "kill-vip-keepalived": (
+            "SIGKILL the keepalived of the node holding the VIP (no priority-0 advert: the peer "
+            "waits out the master-down timer); measured through the VIP; keepalived started "
+            "again, which takes the stale VIP off its node"
         ),
     }[action]

@@ -4,7 +4,8 @@ scenario's wrong options applied to the correct plan the services laid out.
 Each is a change a careless operator could make: skip the drain, skip the RPC pin, forget
 a process, skip a management command (a contract), roll only some projects, or something
 breaking mid-roll (a fault step). The defaults change nothing, so the correct plan stays
-the services' own.
+the services' own. A VIP failover (steps.FAILOVERS) is a fault too, but one a correct cloud
+survives at the cost its scenario states: the default scenario has two.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def apply(scenario: Scenario, phases: list[tuple[str, list[st.Step]]]) -> list:
     _check_nodes(scenario)
     out = [(name, [s for s in steps if _kept(scenario.plan, s)]) for name, steps in phases]
     for fault in scenario.plan.faults:
-        out = _insert(out, fault, scenario)
+        if fault.action not in st.FAILOVERS or scenario.vrrp:
+            out = _insert(out, fault, scenario)
     return out
 
 
@@ -55,8 +57,20 @@ def describe(options: PlanOptions) -> str:
         parts.append("reset_caps=false")
     parts += [f"leave_old={node}/{process}" for node, process in options.leave_old]
     parts += [f"skip={service}/{action}" for service, action in options.skip_actions]
-    parts += [f"fault={f.action}" for f in options.faults]
+    parts += [f"fault={f.action}" for f in options.faults if f.action not in st.FAILOVERS]
     return " ".join(parts)
+
+
+def failovers(scenario: Scenario) -> str:
+    """The VIP failovers the plan does and what each may cost, for the plan's header."""
+    actions = [f.action for f in scenario.plan.faults if f.action in st.FAILOVERS]
+    if not actions:
+        return ""
+    if not scenario.vrrp:  # inherited from the default scenario by a cloud with one HAProxy
+        return f"none ({', '.join(actions)} need two nodes with the 'lb' role)"
+    budget = scenario.failover
+    return (f"{', '.join(actions)}; each may cost {budget.max_seconds:g} s of the VIP and "
+            f"{budget.max_failed_requests} failed requests")  # fmt: skip
 
 
 def _kept(options: PlanOptions, step: st.Step) -> bool:
@@ -98,8 +112,11 @@ def _insert(phases: list, fault: Fault, scenario: Scenario) -> list:
         )
     i, j = where
     name, steps = phases[i]
+    budget = None
+    if fault.action in st.FAILOVERS:
+        budget = (scenario.failover.max_seconds, scenario.failover.max_failed_requests)
     step = st.Fault(fault.service or "fault", fault.action, fault.node, fault.service,
-                    fault.seconds)  # fmt: skip
+                    fault.seconds, budget)  # fmt: skip
     return phases[:i] + [(name, steps[: j + 1] + [step] + steps[j + 1 :])] + phases[i + 1 :]
 
 

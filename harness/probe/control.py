@@ -9,7 +9,7 @@ from pathlib import Path
 from harness import process
 from harness.backends import CloudView
 from harness.probe.ledger import LEDGER
-from harness.services import ORDER
+from harness.services import BY_NAME, ORDER
 
 CONNECT_INTERVAL = 0.1  # s: five connects in a 0.5 s outage
 HTTP_INTERVAL = 1.0  # s: an API answers about as many probes as HAProxy's checks
@@ -19,6 +19,7 @@ ALIVE_INTERVAL = 0.1  # s: a probe starts within 0.1 s of a stop; a 0.5 s stop o
 # s: a server process this slow to send its stats has stopped. Measured in a clean default
 # roll (tempest on, 2 cores): 35,872 reads of 10 backends, median 5.8 ms, slowest 43 ms
 ALIVE_TIMEOUT = 0.25
+VIP_API, VIP_NODE = "haproxy", "vip"  # the VIP as the oracles name it: haproxy@vip
 
 
 @dataclass
@@ -33,13 +34,18 @@ class Probes:
 
 
 def backends(cloud: CloudView) -> list[dict]:
-    """Every API on every node that serves it, at the node's own address."""
-    return [
+    """Every API on every node that serves it, at the node's own address; and the VIP
+    itself (whichever HAProxy holds it), through keystone's frontend."""
+    apis = [
         {"api": svc.api.name, "node": node.name, "address": node.address,
          "port": svc.api.port, "path": svc.api.health_path, "stats_port": svc.api.stats_port}
         for svc in ORDER if svc.api
         for node in cloud.scenario.serving(svc.api.name)
     ]  # fmt: skip
+    keystone = BY_NAME["keystone"].api
+    vip = {"api": VIP_API, "node": VIP_NODE, "address": cloud.vip, "port": keystone.port,
+           "path": keystone.health_path, "stats_port": None}  # fmt: skip
+    return [*apis, vip]
 
 
 def start(cloud: CloudView, run_dir: Path, max_seconds: float = 3600) -> Probes | None:

@@ -12,7 +12,8 @@ import stat
 import subprocess
 import urllib.request
 
-from harness.backends.embedded.infra import haproxy
+from harness.backends.embedded import failover
+from harness.backends.embedded.infra import haproxy, keepalived
 from harness.scenario import load
 from harness.services.nova import smoke
 
@@ -83,8 +84,37 @@ def test_infra_listens_on_the_controller_address_only(cloud):
 
 
 def test_admin_socket_is_private(cloud):
-    mode = stat.S_IMODE(os.stat(haproxy.admin_socket(cloud)).st_mode)
-    assert mode == 0o600
+    for node in S.balancers:
+        mode = stat.S_IMODE(os.stat(haproxy.admin_socket(cloud, node.name)).st_mode)
+        assert mode == 0o600, node.name
+
+
+def answered_through_the_vip() -> int:
+    status, _, _ = get(f"http://{VIP}:5000/v3")
+    return status
+
+
+def test_keepalived_moves_the_vip_when_its_holders_haproxy_stops(cloud):
+    """Both nodes run HAProxy; keepalived holds the VIP on one. Its HAProxy stopped, the
+    check fails and the VIP moves; HAProxy comes back on the old holder, which does not
+    take the VIP back (nopreempt)."""
+    assert len(keepalived.holders(cloud)) == 1 and len(haproxy.balancers(cloud)) == 2
+    m = failover.vip_failover(cloud, "stop-vip-haproxy")
+    assert m["new_holder"] != m["holder"] and keepalived.holders(cloud) == [m["new_holder"]]
+    # refused until the VIP moved: the check's two failures, 1 s apart, and the handover
+    assert m["failed_probes"] > 0 and 0 < m["unanswered_s"] < 5, m
+    assert len(haproxy.balancers(cloud)) == 2 and answered_through_the_vip() == 200
+    assert set(haproxy.server_status(cloud).values()) == {"UP"}
+
+
+def test_the_vip_moves_when_its_holders_keepalived_is_killed(cloud):
+    """SIGKILL sends no priority-0 advert: the peer takes over on its master-down timer
+    (≈3.6 s), while the old holder's HAProxy still answers on its stale copy of the VIP;
+    keepalived started again there removes that copy."""
+    m = failover.vip_failover(cloud, "kill-vip-keepalived")
+    assert m["new_holder"] != m["holder"] and 3 < m["moved_s"] < 10, m
+    assert keepalived.holders(cloud) == [m["new_holder"]]
+    assert answered_through_the_vip() == 200
 
 
 def test_down_leaves_nothing_behind(cloud, state_dir):

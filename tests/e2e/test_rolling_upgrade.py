@@ -53,7 +53,8 @@ def test_the_run_passes_and_completes_every_planned_step(rolled, state_dir, sour
     summary = json.loads((report / "results.json").read_text())
     planned = harness(state_dir, "plan", str(SCENARIO), "--seed", SEED, "--source", source).stdout
     assert summary["verdict"] == "pass" and summary["seed"] == int(SEED)
-    assert len(summary["steps"]) == int(planned.splitlines()[4].split()[0])
+    count = next(line.split()[0] for line in planned.splitlines() if line.endswith(" steps"))
+    assert len(summary["steps"]) == int(count)
     assert all(s["status"] == "ok" for s in summary["steps"])
     for step in summary["steps"]:
         assert step["ended"] >= step["started"] and isinstance(step["forced_kill"], bool)
@@ -156,8 +157,13 @@ def test_each_drained_api_restarts_with_haproxys_checks_paused(rolled):
     """Every API restart in the plan (each drained first) went through maintenance, which
     pauses HAProxy's checks while the new app loads: one maintenance per restart."""
     _, report, _ = rolled
-    _, changes = haproxy_log.parse((report / "logs" / "controller" / "haproxy.log").read_text())
-    maint = Counter((c.frontend, c.server) for c in changes if c.event == "maint")
+    for node in ("controller", "compute-api"):  # each node's HAProxy got every command
+        _, changes = haproxy_log.parse((report / "logs" / node / "haproxy.log").read_text())
+        maint = Counter((c.frontend, c.server) for c in changes if c.event == "maint")
+        _assert_one_maintenance_per_restart(maint, report)
+
+
+def _assert_one_maintenance_per_restart(maint: Counter, report) -> None:
     apis = {svc.api.name for svc in ORDER if svc.api}
     restarts = Counter((e["description"].split()[0], e["node"])
                        for e in read(report / "events.jsonl")

@@ -36,7 +36,7 @@ def test_placement_on_the_controller_only_is_rolled_without_a_second_instance(tm
     nova = next(p for p in plan.phases if p.name == "nova").steps
     assert {x.host for x in nova if isinstance(x, st.Restart) and x.process == "nova-api"} == {
         "controller", "compute-api"}  # fmt: skip
-    cfg = haproxy.render(Cloud(s, tmp_path), [BY_NAME[p].api for p in BY_NAME])
+    cfg = haproxy.render(Cloud(s, tmp_path), "controller", [BY_NAME[p].api for p in BY_NAME])
     placement_block = cfg.split("listen placement-api")[1].split("listen ")[0]
     assert "server controller" in placement_block and "compute-api" not in placement_block
     assert "server compute-api" in cfg.split("listen nova-api")[1]

@@ -7,7 +7,7 @@ import pytest
 
 from harness import scenario
 from harness.backends.embedded.cloud import Cloud
-from harness.backends.embedded.infra import haproxy
+from harness.backends.embedded.infra import haproxy, keepalived
 from harness.services import BY_NAME, ORDER
 from harness.services.base import read_ini, uwsgi_ini
 
@@ -127,13 +127,29 @@ def test_cinder_api_is_given_its_nodes_config_and_every_cinder_file_is_per_node(
 
 def test_haproxy_fronts_every_api_on_every_api_node_and_names_the_server(cloud):
     frontends = [svc.api for svc in ORDER if svc.api]
-    cfg = haproxy.render(cloud, frontends)
-    assert "mode 600 level admin" in cfg
+    cfg = haproxy.render(cloud, "compute-api", frontends)
+    assert f"stats socket {haproxy.admin_socket(cloud, 'compute-api')} mode 600 level admin" in cfg
     for fe in frontends:
         assert f"listen {fe.name}\n    bind 10.250.0.10:{fe.port}" in cfg
         for node in cloud.scenario.with_role("api"):
             assert f"server {node.name} {node.address}:{fe.port} check" in cfg
     assert cfg.count(f"http-response set-header {haproxy.SERVER_HEADER} %s") == len(frontends)
+
+
+def test_keepalived_on_each_balancer_holds_the_vip_by_unicast_vrrp_tracking_its_haproxy(cloud):
+    """nova's guide, made to work in namespaces: unicast to the other balancer, every node
+    BACKUP without preempting, a health script asking this node's own HAProxy."""
+    assert cloud.scenario.vrrp and [n.name for n in cloud.scenario.balancers] == [
+        "controller", "compute-api"]  # fmt: skip
+    for node, peer, priority in (("controller", "10.250.0.12", 101),
+                                 ("compute-api", "10.250.0.11", 100)):  # fmt: skip
+        cfg = keepalived.render(cloud, cloud.scenario.node(node))
+        assert f"unicast_peer {{\n        {peer}\n    }}" in cfg
+        assert f"priority {priority}\n" in cfg and "state BACKUP" in cfg and "nopreempt" in cfg
+        assert "10.250.0.10/32 dev eth0" in cfg and "enable_script_security" in cfg
+        script = Path(cfg.split('script "')[1].split('"')[0])
+        assert stat.S_IMODE(script.stat().st_mode) == 0o755
+        assert f"UNIX-CONNECT:{haproxy.admin_socket(cloud, node)}" in script.read_text()
 
 
 def test_glance_nodes_share_one_image_store(cloud):

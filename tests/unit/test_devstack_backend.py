@@ -15,6 +15,7 @@ import datetime
 import json
 import re
 import shlex
+import socket
 import stat
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def test_every_step_of_the_devstack_plan_issues_its_commands_on_its_node(site, t
     probes = ("show stat", "curl ", "-p ExecStart", "cat > ", "importlib.metadata",
               "SERVICE_VERSION_HISTORY", "RPC_API_VERSION")  # fmt: skip
     for _, _, step in plan.numbered():
-        if isinstance(step, api_only):
+        if isinstance(step, (*api_only, st.Fault)):  # a VIP failover: its own test, below
             continue
         for n in nodes.values():
             n.commands.clear()
@@ -611,3 +612,49 @@ def test_a_fresh_sync_connects_to_its_scratch_database_with_the_services_own_cre
     assert done.stdout.split() == [
         "mysql+pymysql://root:s3cret@10.0.0.11/nova_api__fresh?charset=utf8&plugin=dbcounter",
         "api_db", "sync"]  # fmt: skip
+
+
+def test_a_vip_failover_breaks_the_holders_unit_measures_through_the_vip_and_restores_it(
+    tmp_path,
+):
+    """The plugin's HAProxy on the node holding the VIP is stopped; once the other node
+    holds it, it is started again on the same node. The VIP here is a loopback listener
+    (the harness sends nothing off this machine); the holder is what `ip addr` says."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    site = devstack_nodes.parse({**NODES, "vip": "127.0.0.1"}, tmp_path / "nodes.yaml")
+    site = replace(site, nova_port=port)
+    backend, nodes = backend_for(site)
+    holder = {"name": "controller"}
+
+    def scripted(name: str, node: ScriptedNode):
+        plain = node.run
+
+        def run(command, *args, **kwargs):
+            cmd = node.get_command(command, *args)
+            if "systemctl stop devstack@uh-haproxy" in cmd:
+                holder["name"] = "compute-api"  # keepalived's check failed: the VIP moves
+            if cmd.startswith("ip -o -4 addr show"):
+                node.commands.append(cmd)
+                rc = 0 if holder["name"] == name else 1
+                return node.result(rc, node.encode(cmd), "", "")
+            return plain(command, *args, **kwargs)
+
+        node.run = run
+
+    for name, n in nodes.items():
+        scripted(name, n)
+    try:
+        measured = backend.fault("stop-vip-haproxy", None, None, tmp_path / "ledger")
+    finally:
+        listener.close()
+    assert (measured["holder"], measured["new_holder"]) == ("controller", "compute-api")
+    assert measured["failed_probes"] == 0 and measured["probes"] >= 1
+    issued = [c for c in nodes["controller"].commands if "systemctl" in c]
+    assert issued == ["systemctl stop devstack@uh-haproxy.service",
+                      "systemctl start devstack@uh-haproxy.service"]  # fmt: skip
+    assert not [c for c in nodes["compute-api"].commands if "systemctl" in c]
+    with pytest.raises(StepFailed, match="needs the plugin's keepalived"):
+        backend_for(devstack_nodes.parse({"nodes": NODES["nodes"]}, tmp_path / "n.yaml"))[0].fault(
+            "kill-vip-keepalived", None, None, tmp_path / "ledger"
+        )

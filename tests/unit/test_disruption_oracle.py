@@ -126,3 +126,40 @@ def test_a_health_check_taking_a_server_down_and_a_server_side_abort_are_outages
 def test_outside_the_probes_window_nothing_is_judged_and_without_any_record_it_is_unknown():
     assert judged(probes(), state(-5, "is DOWN, reason: x"), state(70, "is DOWN, reason: x")).passed
     assert judged(None).status == UNKNOWN
+
+
+def vip_probes(start: float, end: float) -> list[dict]:
+    """The VIP's connections refused every 0.1 s from `start` to `end` (s after T0)."""
+    out = probes()
+    n = round((end - start) / 0.1) + 1
+    out[1:1] = [{"t": T0 + start + i * 0.1, "api": "haproxy", "node": "vip", "probe": "connect",
+                 "failure": "refused", "ms": 0.2} for i in range(n)]  # fmt: skip
+    return out
+
+
+def with_failover(probe_records: list[dict], allowed_s: float):
+    event = {
+        "t": T0 + 25,
+        "event": "failover",
+        "step": "4.8 FAULT stop-vip-haproxy",
+        "fault_at": T0 + 20,
+        "moved_at": T0 + 22.3,
+        "answered_at": T0 + 22.5,
+        "restored_at": T0 + 24,
+        "allowed_s": allowed_s,
+        "allowed_failed": 20,
+    }
+    events = [*EVENTS, event]
+    return disruption.check(RunRecord(Timeline.from_events(events), events=events,
+                                      probes=probe_records))  # fmt: skip
+
+
+def test_the_vips_silence_in_a_failover_is_its_cost_up_to_the_budget_and_an_outage_beyond():
+    silent = vip_probes(20.1, 22.4)  # 2.3 s: the check's two failures, then the handover
+    v = with_failover(silent, allowed_s=5.0)
+    assert v.passed and v.counts["failover_excused"] == 1, (v.summary, v.evidence)
+    v = with_failover(silent, allowed_s=2.0)
+    assert v.status == FAIL and v.evidence[0]["backend"] == "haproxy@vip"
+    assert abs(v.evidence[0]["seconds"] - 2.3) < 1e-6
+    # the same silence with no failover in the plan: the VIP itself went away
+    assert judged(silent).status == FAIL

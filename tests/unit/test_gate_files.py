@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import configparser
 import fnmatch
+import ipaddress
 import re
 import shlex
 import shutil
@@ -157,6 +158,26 @@ def test_multinode_job_puts_haproxy_in_front_of_nova_api_on_both_nodes():
     nodes = job["vars"]["devstack_localrc"]["UPGRADE_HARNESS_API_NODES"]
     assert "controller=" in nodes and "compute-api=" in nodes
     assert job["group-vars"]["subnode"]["devstack_localrc"]["UPGRADE_HARNESS_API_NODES"] == nodes
+
+
+def test_multinode_job_holds_the_vip_with_keepalived_on_both_nodes():
+    """nova's guide: keepalived on both nodes, so the default scenario's VIP failovers run
+    on devstack too (the nodes file's `vip` makes both nova-api nodes balancers)."""
+    job = of_kind("job")["upgrade-harness-multinode"]
+    assert job["vars"]["devstack_services"]["uh-keepalived"]
+    assert job["group-vars"]["subnode"]["devstack_services"]["uh-keepalived"]
+    localrc = job["vars"]["devstack_localrc"]
+    assert localrc["UPGRADE_HARNESS_VIP"] == "{{ upgrade_harness_vip }}"
+    vip = ipaddress.ip_address(job["vars"]["upgrade_harness_vip"])
+    assert vip in ipaddress.ip_network("172.24.4.0/23")  # the multi-node bridge's
+    assert vip not in ipaddress.ip_network("172.24.4.0/24")  # devstack's floating IPs'
+    priorities = (
+        localrc["UPGRADE_HARNESS_VRRP_PRIORITY"],
+        job["group-vars"]["subnode"]["devstack_localrc"]["UPGRADE_HARNESS_VRRP_PRIORITY"],
+    )
+    assert priorities[0] > priorities[1]
+    written = (ROOT / "playbooks" / "multinode.yaml").read_text()
+    assert "'vip': upgrade_harness_vip" in written
 
 
 def test_harness_command_lives_in_one_place_per_job():
@@ -455,6 +476,28 @@ def test_rendered_haproxy_config_is_valid(tmp_path):
     ).stdout  # fmt: skip
     (tmp_path / "check.cfg").write_text(cfg)
     subprocess.run(["haproxy", "-c", "-q", "-f", str(tmp_path / "check.cfg")], check=True)
+
+
+def test_plugin_renders_keepalived_tracking_its_haproxy_without_preempting(tmp_path):
+    """keepalived holds the VIP as the embedded backend's does: unicast to the other API
+    node, a health script asking this node's HAProxy, and no taking the VIP back."""
+    script = RENDER.replace(
+        'configure_uh_haproxy\ncat "$UPGRADE_HARNESS_CONF_DIR/haproxy.cfg',
+        'configure_uh_keepalived\ncat "$UPGRADE_HARNESS_CONF_DIR/keepalived.conf',
+    )
+    script = script.replace("UPGRADE_HARNESS_CONF_DIR=$1/etc",
+                            "UPGRADE_HARNESS_CONF_DIR=$1/etc UPGRADE_HARNESS_VIP=192.0.2.10 "
+                            "UPGRADE_HARNESS_VIP_INTERFACE=eth9 "
+                            "UPGRADE_HARNESS_KEEPALIVED_CHECK=$1/root/check")  # fmt: skip
+    cfg = subprocess.run(["bash", "-c", script, "render", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert re.search(r"unicast_peer \{\s+192\.0\.2\.12\s+\}", cfg), cfg
+    assert "nopreempt" in cfg and "enable_script_security" in cfg
+    assert re.search(r"track_script \{\s+chk_haproxy\s+\}", cfg)
+    assert f'script "{tmp_path}/root/check"' in cfg
+    check = (tmp_path / "root" / "check").read_text()
+    assert f"UNIX-CONNECT:{tmp_path}/data/upgrade-harness/admin.sock" in check
+    assert (tmp_path / "root" / "check").stat().st_mode & 0o777 == 0o755
 
 
 def meta_sections(path: Path) -> dict[str, list[str]]:

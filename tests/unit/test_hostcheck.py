@@ -132,8 +132,9 @@ def cloud(tmp_path):
                     pid += 1
                     c.record["processes"].append({"name": name, "node": node.name, "pid": pid,
                                                   "start_ticks": 1, "log": "x.log"})  # fmt: skip
-    c.record["processes"].append({"name": "haproxy", "node": "controller", "pid": 99,
-                                  "start_ticks": 1, "log": "h.log"})  # fmt: skip
+    for node in c.scenario.balancers:
+        c.record["processes"].append({"name": "haproxy", "node": node.name, "pid": 99,
+                                      "start_ticks": 1, "log": "h.log"})  # fmt: skip
     return c
 
 
@@ -169,8 +170,9 @@ def test_a_cloud_where_everything_is_as_planned_passes(monkeypatch, cloud):
     assert failing(checks) == []
     kinds = {c["check"].split()[0] for c in result["checks"]}
     assert kinds == {"release", "config", "listening", "backend"}
-    # 11 + 8 processes, 2 pins, 6 APIs on each node + 6 VIP frontends, 12 backends.
-    assert len(checks) == 19 + 2 + 18 + 12
+    # 11 + 8 processes, 2 pins, 6 APIs and 6 VIP frontends on each node (both balancers),
+    # 12 backends in each HAProxy.
+    assert len(checks) == 19 + 2 + 24 + 24
     assert result["target"] == "2026.2" and result["hosts"]["controller"].startswith("netns://")
     assert ("controller", "release haproxy") not in checks  # infra runs no release
 
@@ -231,7 +233,9 @@ def test_an_api_not_listening_fails(monkeypatch, cloud):
 def test_a_backend_down_or_absent_fails(monkeypatch, cloud):
     stat = stat_text({("nova-api", "compute-api"): "DOWN", ("keystone-api", "controller"): "MAINT"})
     stat = "\n".join(line for line in stat.splitlines() if line != "glance-api,controller,0,UP,")
-    checks, _ = run_checks(monkeypatch, cloud, healthy(cloud, stat=stat))
+    fakes = healthy(cloud)
+    fakes["controller"].stat = stat  # the controller's HAProxy sees it; compute-api's does not
+    checks, _ = run_checks(monkeypatch, cloud, fakes)
     assert failing(checks) == [
         ("controller", "backend glance-api/controller"),
         ("controller", "backend keystone-api/controller"),
@@ -246,7 +250,8 @@ def test_an_admin_socket_that_does_not_answer_fails_every_backend_not_the_run(mo
     fakes["controller"].stat = None
     checks, _ = run_checks(monkeypatch, cloud, fakes)
     backends = [k for k in checks if k[1].startswith("backend")]
-    assert len(backends) == 12 and failing(checks) == sorted(backends)
+    ours = [k for k in backends if k[0] == "controller"]  # compute-api's HAProxy answers
+    assert len(backends) == 24 and len(ours) == 12 and failing(checks) == sorted(ours)
     assert "socat: No such file" in checks[backends[0]]["actual"]
 
 

@@ -32,7 +32,42 @@ def test_failed_requests_pass_on_a_clean_history():
     v = failed_requests.check(
         RunRecord(TIMELINE, [req(1, 1.1), req(2, 2.1, status=404, expected=(200, 404))])
     )
-    assert v.status == PASS and v.counts == {"requests": 2, "count": 0}
+    assert v.status == PASS and v.counts == {"requests": 2, "count": 0, "failover_excused": 0}
+
+
+def failover_event(fault_at, answered_at, allowed_failed):
+    return {
+        "t": answered_at,
+        "event": "failover",
+        "step": "4.8 FAULT stop-vip-haproxy",
+        "fault_at": fault_at,
+        "moved_at": fault_at + 2,
+        "answered_at": answered_at,
+        "restored_at": answered_at,
+        "allowed_s": 5.0,
+        "allowed_failed": allowed_failed,
+    }
+
+
+def reset(sent):
+    return req(sent, sent + 0.01, status=None, error="ConnectionRefusedError: 111", backend=None)
+
+
+def test_a_failover_costs_its_budget_no_more():
+    """Requests failing from the fault to 5 s after the VIP answered are the failover's
+    cost, excused up to its budget; one more and every one of them counts, and a failure
+    outside the window always does."""
+    history = [req(1, 1.1), reset(20.5), reset(21.0), reset(22.4), req(30, 30.1)]
+    within = RunRecord(TIMELINE, history, events=[failover_event(20.0, 22.5, 3)])
+    v = failed_requests.check(within)
+    assert v.status == PASS and v.counts["failover_excused"] == 3
+    assert "3 in VIP failovers" in v.summary
+    over = RunRecord(TIMELINE, history, events=[failover_event(20.0, 22.5, 2)])
+    v = failed_requests.check(over)
+    assert v.status == FAIL and v.counts["count"] == 3 and v.counts["failover_excused"] == 0
+    late = RunRecord(TIMELINE, [*history, reset(28.0)], events=[failover_event(20.0, 22.5, 3)])
+    v = failed_requests.check(late)  # 28.0 is past 22.5 + 5 s
+    assert v.status == FAIL and v.counts["count"] == 1 and v.evidence[0]["sent"] == 28.0
 
 
 def test_failed_requests_fail_and_attribute_5xx_resets_and_unexpected_4xx():

@@ -47,7 +47,9 @@ def test_phases_follow_the_upstream_order():
 
 def test_cinder_follows_its_upgrade_guide():
     plan = plan_of()
-    cinder = [s for _, ph, s in plan.numbered() if ph.name == "cinder"]
+    cinder = [
+        s for _, ph, s in plan.numbered() if ph.name == "cinder" and not isinstance(s, st.Fault)
+    ]  # not a VIP failover
     said = [
         f"{s.action}@{s.series}" if isinstance(s, st.Manage)
         else f"{type(s).__name__.lower()} {s.process}@{s.host}" if isinstance(s, st.Restart)

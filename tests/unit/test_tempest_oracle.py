@@ -111,6 +111,27 @@ def test_fails_on_a_baseline_pass_failing_later_attributed_to_its_steps():
     assert [s.split()[0] for s in e["run_steps"]] == ["6.1", "6.2"]
 
 
+def test_a_connection_lost_in_a_vip_failover_is_its_cost_and_nothing_else_in_it_is():
+    reset = "keystoneauth1.exceptions.connection.ConnectFailure: Unable to establish connection"
+    during = run(2, "during", {A: result("fail", 128, reset), B: result("fail", 129, reset),
+                               C: result("success", 141)}, 100, 170)  # fmt: skip
+    moved = {"t": 131.0, "event": "failover", "fault_at": 127.0, "moved_at": 129.0,
+             "answered_at": 129.5, "restored_at": 131.0, "allowed_s": 5.0,
+             "allowed_failed": 20}  # fmt: skip
+    r = record(BASELINE, during)
+    r.events = [moved]
+    v = tempest.check(r)
+    assert v.status == "pass" and v.counts["failover_excused"] == 2, v.summary
+    # the same outside the failover's window, or another failure inside it, counts
+    r.events = [{**moved, "fault_at": 140.0, "answered_at": 141.0, "moved_at": 141.0,
+                 "restored_at": 141.0}]  # fmt: skip
+    assert tempest.check(r).status == "fail"
+    during["tests"][A] = result("fail", 128, "ServerFault: 500")
+    r.events = [moved]
+    v = tempest.check(r)
+    assert v.status == "fail" and [e["test"] for e in v.evidence] == [A]
+
+
 SERVER, OTHER = "f754382f-4c05-4acc-a462-061d33b37aed", "15aae088-6c42-4efe-af78-c7fa64da5df4"
 TEARDOWN = "tearDownClass (tempest.api.compute.servers.test_create_server.ServersTestJSON)"
 FANOUT_LOG = (

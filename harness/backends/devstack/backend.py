@@ -35,6 +35,7 @@ from harness.backends.hostcheck import show_stat
 from harness.backends.hosts import get_host
 from harness.errors import StepFailed, UserError
 from harness.plan import steps as st
+from harness.probe import vip
 from harness.process import OUTPUT_KEPT
 from harness.progress import log
 from harness.releases import pin_facts, venv
@@ -421,11 +422,31 @@ class Devstack:
             drop = "".join(f"DROP DATABASE IF EXISTS `{name}`;" for name in scratch.values())
             self.hosts[controller].run(ds.mysql(self.layout, "mysql", "-e", drop))
 
-    def fault(self, action: str, node: str | None, target: str | None, ledger: Path) -> None:
+    def fault(self, action: str, node: str | None, target: str | None,
+              ledger: Path) -> dict | None:  # fmt: skip
+        if action in st.FAILOVERS:
+            return self.vip_failover(action)
         raise StepFailed(
             f"the fault {action!r} is the embedded backend's: devstack nodes "
             "are the gate's; the selftest breaks only clouds the harness made"
         )
+
+    def vip_failover(self, action: str) -> dict:
+        """The plugin's HAProxy (or keepalived) on the node holding the VIP broken, measured
+        through the VIP as the embedded backend does, then restored."""
+        if not self.site.vip or self.site.vip == self.site.controller.address:
+            raise StepFailed(f"{action} needs the plugin's keepalived (UPGRADE_HARNESS_VIP)")
+        stop, start = ds.FAILOVER_UNITS[action]
+
+        def holders() -> list[str]:
+            check = ds.holds_vip(self.site.vip)
+            return [n for n in self.api_nodes() if self.run(n, check, ok=(0, 1)) == 0]
+
+        # The plugin's HAProxy fronts nova-api on the VIP (devstack's Apache has the rest)
+        measured = vip.failover(self.site.vip, self.site.nova_port, holders,
+                                lambda n: self.run(n, stop),
+                                lambda n: self.run(n, start))  # fmt: skip
+        return {"action": action, **measured}
 
     def node_releases(self, node: str) -> dict[str, str]:
         """Each devstack unit's release, from the venv its ExecStart runs."""

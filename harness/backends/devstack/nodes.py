@@ -135,7 +135,13 @@ def parse(data: object, path: Path) -> Site:
 
 
 def scenario_on(scenario: Scenario, site: Site) -> Scenario:
-    """The scenario with the site's nodes and VIP (releases, plan, load, findings kept)."""
+    """The scenario with the site's nodes and VIP (releases, plan, load, findings kept).
+    With a VIP of its own (the plugin's keepalived), every node running the plugin's
+    HAProxy (each nova-api node) is a load balancer, so the VIP failovers are planned."""
+    keepalived = site.vip != site.controller.address
     nodes = tuple(Node(n.name, n.address, n.roles) for n in site.nodes)
+    if keepalived:
+        nodes = tuple(dataclasses.replace(n, roles=(*n.roles, "lb")) if n.serves("nova-api") else n
+                      for n in nodes)  # fmt: skip
     network = dataclasses.replace(scenario.network, vip=site.vip, bridge="")
     return dataclasses.replace(scenario, nodes=nodes, network=network)

@@ -179,6 +179,21 @@ def timed_stop(unit_name: str) -> str:
     )
 
 
+# A VIP failover on devstack: the plugin's units on the node holding the VIP, broken and
+# then restored (steps.FAILOVERS; the backend's fault() measures it through the VIP).
+FAILOVER_UNITS = {
+    "stop-vip-haproxy": ("systemctl stop devstack@uh-haproxy.service",
+                         "systemctl start devstack@uh-haproxy.service"),
+    "kill-vip-keepalived": ("systemctl kill --signal=KILL devstack@uh-keepalived.service",
+                            "systemctl restart devstack@uh-keepalived.service"),
+}  # fmt: skip
+
+
+def holds_vip(vip: str) -> str:
+    """Exit 0 on the node whose interfaces have the VIP."""
+    return f"ip -o -4 addr show | grep -qF ' {vip}/'"
+
+
 def haproxy_command(line: str, layout: Layout) -> Command:
     """One line on every API node's HAProxy admin socket."""
     return Command(

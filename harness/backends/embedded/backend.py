@@ -7,9 +7,10 @@ from pathlib import Path
 
 from harness import scenario as scenario_mod
 from harness.backends import Releases, Stop, hostcheck, openstack_api
-from harness.backends.embedded import collect, faults, lifecycle, operations, schema
+from harness.backends.embedded import collect, failover, faults, lifecycle, operations, schema
 from harness.backends.embedded.cloud import Cloud
 from harness.errors import UserError
+from harness.plan.steps import FAILOVERS
 from harness.progress import log
 from harness.releases import pin_facts, venv
 from harness.services import BY_NAME
@@ -70,8 +71,12 @@ class Embedded:
     def releases(self) -> Releases:
         return releases_now(self.cloud)
 
-    def fault(self, action: str, node: str | None, target: str | None, ledger: Path) -> None:
+    def fault(self, action: str, node: str | None, target: str | None,
+              ledger: Path) -> dict | None:  # fmt: skip
+        if action in FAILOVERS:
+            return failover.vip_failover(self.cloud, action)
         faults.inject(self.cloud, action, node, target, ledger)
+        return None
 
 
 def releases_now(cloud: Cloud) -> Releases:

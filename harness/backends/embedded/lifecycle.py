@@ -21,7 +21,7 @@ from harness import process, wait
 from harness import scenario as scenario_mod
 from harness.backends.embedded import netns
 from harness.backends.embedded.cloud import Cloud
-from harness.backends.embedded.infra import haproxy, mariadb, rabbitmq
+from harness.backends.embedded.infra import haproxy, keepalived, mariadb, rabbitmq
 from harness.backends.embedded.prereqs import require
 from harness.errors import StepFailed, UserError
 from harness.progress import log
@@ -34,7 +34,9 @@ from harness.services.keystone.service import register
 
 # Not OpenStack services: stopped last, in this order. sshd is the nodes' SSH transport
 # (harness/backends/embedded/ssh.py), when it runs.
-INFRA = ("sshd", "haproxy", "rabbitmq", "epmd", "mariadb")
+# Stopped in this order at teardown: keepalived first, so the VIP does not move to a node
+# whose HAProxy is going too.
+INFRA = ("sshd", "keepalived", "haproxy", "rabbitmq", "epmd", "mariadb")
 # Tearing down needs no grace: nothing of the cloud is kept. (Graceful stops during the
 # roll use the scenario's stop_timeout.)
 TEARDOWN_TIMEOUT = 10.0
@@ -104,13 +106,26 @@ def _bring_up(cloud: Cloud) -> None:
         for db in svc.databases:
             mariadb.create_database(cloud, db, svc.project)
     rabbitmq.start(cloud)
-    haproxy.start(cloud, [svc.api for svc in ORDER if svc.api])
+    _start_balancers(cloud)
     for svc in ORDER:
         _start_service(cloud, svc)
         if svc.project == "keystone":
             svc.bootstrap(cloud)
             register(cloud, ORDER)
     log.info("cloud up in %.1f s", time.monotonic() - t0)
+
+
+def _start_balancers(cloud: Cloud) -> None:
+    s = cloud.scenario
+    frontends = [svc.api for svc in ORDER if svc.api]
+    for node in s.balancers:
+        haproxy.start(cloud, node, frontends)
+    if s.vrrp:
+        for node in s.balancers:
+            keepalived.start(cloud, node)
+        holder = keepalived.wait_elected(cloud)
+        log.info("keepalived: VIP %s on %s (VRRP among %s)", s.network.vip, holder,
+                 ", ".join(n.name for n in s.balancers))  # fmt: skip
 
 
 def _start_service(cloud: Cloud, svc: Service) -> None:
@@ -209,6 +224,11 @@ def teardown(cloud: Cloud) -> None:
     for ns in cloud.record["namespaces"]:
         _kill_leftovers(ns)
         netns.delete_namespace(ns)
+    for i in range(len(cloud.record["namespaces"])):
+        # The kernel frees a deleted namespace (and the veth's end in it) when it gets to
+        # it, seconds later after a run with many connections (seen: the next `up` found
+        # uh-e2e-v0 still there); deleting our end now ends the pair at once.
+        netns.delete_link(netns.veth_name(cloud.scenario.network, i))
     if cloud.record["bridge"]:
         netns.delete_link(cloud.record["bridge"])
     cloud.forget()

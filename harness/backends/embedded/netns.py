@@ -56,10 +56,19 @@ def create_node(scenario: Scenario, index: int, node: Node) -> str:
     _ip("-n", ns, "link", "set", "lo", "up")
     _ip("-n", ns, "addr", "add", f"{node.address}/{net.prefixlen}", "dev", "eth0")
     _ip("-n", ns, "link", "set", "eth0", "up")
-    if node.has("controller"):
-        # No keepalived yet: the VIP is a second address on the controller.
+    if node in scenario.balancers:
+        # HAProxy binds the VIP while another node may hold it (nova's guide sets this too).
+        _ip("netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1")
+    if not scenario.vrrp and node in scenario.balancers:
+        # One balancer: the VIP is a second address on it, and no keepalived.
         _ip("-n", ns, "addr", "add", f"{net.vip}/32", "dev", "eth0")
     return ns
+
+
+def holds(ns: str, address: str) -> bool:
+    """Whether `address` is on the namespace's eth0 now (keepalived's VIP)."""
+    out = _ip("-n", ns, "-o", "-4", "addr", "show", "dev", "eth0", check=False).stdout
+    return f" {address}/" in out
 
 
 def pids_in(ns: str) -> list[int]:

@@ -132,10 +132,12 @@ def restart(cloud: Cloud, service: str, node: str, name: str, series: str) -> pr
 
 
 def current_sessions(cloud: Cloud, frontend: str, server: str) -> int:
-    for row in haproxy.stats(cloud):
-        if row["pxname"] == frontend and row["svname"] == server:
-            return int(row["scur"] or 0)
-    raise StepFailed(f"HAProxy has no server {frontend}/{server}")
+    """The server's sessions open through every HAProxy (the one not holding the VIP can
+    still have some: a client's connection from before a failover)."""
+    rows = [r for r in haproxy.stats(cloud) if (r["pxname"], r["svname"]) == (frontend, server)]
+    if not rows:
+        raise StepFailed(f"HAProxy has no server {frontend}/{server}")
+    return sum(int(r["scur"] or 0) for r in rows)
 
 
 def wait_checked_healthy(cloud: Cloud, frontend: str, server: str) -> float:

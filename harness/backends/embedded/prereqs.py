@@ -20,6 +20,8 @@ PACKAGES = (
     "mariadb-server",
     "rabbitmq-server",
     "haproxy",
+    # the VIP on two balancers by VRRP (infra/keepalived.py); its health script uses socat
+    "keepalived",
     "iproute2",
     "procps",
     # the host checks ask HAProxy's admin socket on the node, as an operator does

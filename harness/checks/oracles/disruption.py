@@ -5,7 +5,9 @@ looked for where it shows even when no client saw it:
 
 - the probes (harness/probe): a TCP connect to every backend's own address every 0.1 s
   (refused, reset, unanswered) and an HTTP GET of its health path every 1 s (no answer
-  within 5 s, or a 5xx);
+  within 10 s, or a 5xx); the same through the VIP ("haproxy@vip": whichever HAProxy
+  holds it), where a VIP failover of the scenario's may cost its stated seconds
+  (checks/failover.py);
 - HAProxy's log (checks/haproxy_log.py): a request it had to retry (on the server it names)
   or redispatch (it names the server that finally answered: the outage is the frontend's
   other server in rotation),
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.checks import haproxy_log
+from harness.checks import failover, haproxy_log
 from harness.checks.haproxy_log import Forwarded, StateChange
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
@@ -36,6 +38,7 @@ UNIT = "outages"
 MERGE_S = 1.0  # failures of one backend closer than this are one outage
 GRACE_S = 0.5  # HAProxy's log and the probes are stamped by different processes
 ADMIN = {"drain", "maint"}
+VIP_API = "haproxy"  # the probes' name for the VIP itself (harness/probe/control.py: VIP_API)
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,26 @@ class Failure:
 
 def check(record: RunRecord) -> Verdict:
     probes = record.probes
-    text = next((t for name, t in (record.logs or {}).items() if name.endswith("/haproxy.log")),
-                None)  # fmt: skip
-    if probes is None and text is None:
+    # Every balancer's log (each node's HAProxy with keepalived): a request was forwarded by
+    # one of them, and each logs the admin states the roll sent to all.
+    texts = [t for name, t in sorted((record.logs or {}).items()) if name.endswith("/haproxy.log")]
+    if probes is None and not texts:
         return Verdict(NAME, UNKNOWN, "no probe ledger and no HAProxy log to judge")
-    forwarded, changes = haproxy_log.parse(text or "")
+    forwarded, changes = haproxy_log.parse("".join(t if t.endswith("\n") else t + "\n"
+                                                   for t in texts))  # fmt: skip
     t0, t1 = _window(probes, record)
     servers = _servers(probes, forwarded, changes)
     admin = _admin(changes)
     found = _probe_failures(probes) + _haproxy_failures(forwarded, changes, servers, admin)
     failures = [f for f in found if t0 <= f.t <= t1]
     counted = [f for f in failures if not _excused(f, admin)]
-    outages = _outages(counted)
+    outages, spared = _failovers_spared(_outages(counted), failover.windows(record.events))
     counts = {"backends": sum(map(len, servers.values())), "probes": _probe_count(probes),
               "forwarded": sum(t0 <= f.t <= t1 for f in forwarded),
               "retried": sum(t0 <= f.t <= t1 and f.retries > 0 for f in forwarded),
               "failures": len(failures), "excused": len(failures) - len(counted),
-              "outages": len(outages), "probe_late_s": _late(probes)}  # fmt: skip
+              "outages": len(outages), "failover_excused": spared,
+              "probe_late_s": _late(probes)}  # fmt: skip
     evidence = [_evidence(o, record) for o in outages]
     if not evidence:
         summary = (f"no outage of a backend in rotation: {counts['probes']} probes of "
@@ -148,6 +154,21 @@ def _haproxy_failures(forwarded: list[Forwarded], changes: list[StateChange],
                       and not _excused(Failure(f.frontend, s, f.t, ""), admin)]  # fmt: skip
             out += [Failure(f.frontend, s, f.t, "redispatched by HAProxy") for s in others]
     return out
+
+
+Outage = list[Failure]
+
+
+def _failovers_spared(outages: list[Outage], windows: list[failover.Window]) -> tuple[list, int]:
+    """The VIP's own silences in a failover of the scenario's, no longer than its budget,
+    are its cost, not an outage (checks/failover.py); the others are left."""
+    kept = []
+    for o in outages:
+        w = failover.within(windows, o[0].t)
+        if o[0].api == VIP_API and w and _end(o) - o[0].t <= w.allowed_s:
+            continue
+        kept.append(o)
+    return kept, len(outages) - len(kept)
 
 
 def _outages(failures: list[Failure]) -> list[list[Failure]]:

@@ -1,10 +1,12 @@
 """Oracle 1, failed requests: zero requests through the VIP answered 5xx, ended without an
-answer (refused, reset, timeout), or answered a 4xx that is not the expected answer.
+answer (refused, reset, timeout), or answered a 4xx that is not the expected answer; a VIP
+failover of the scenario's (checks/failover.py) may cost its stated budget, no more.
 Each failure is attributed: time, request, status or error, the backend that served it,
 that backend's release then, the plan step in progress, and the request id."""
 
 from __future__ import annotations
 
+from harness.checks import failover
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
@@ -19,17 +21,40 @@ def check(record: RunRecord) -> Verdict:
     if not requests:
         return Verdict(NAME, UNKNOWN, "no request was recorded", {"requests": 0, "count": 0})
     failures = sorted((r for r in requests if r.failed), key=lambda r: r.sent)
-    counts = {"requests": len(requests), "count": len(failures)}
+    failures, excused = _failover_excused(failures, failover.windows(record.events))
+    counts = {"requests": len(requests), "count": len(failures), "failover_excused": excused}
+    spared = f" ({excused} in VIP failovers, within their budget)" if excused else ""
     if not failures:
-        return Verdict(NAME, PASS, f"0 of {len(requests)} requests failed", counts)
+        return Verdict(NAME, PASS, f"0 of {len(requests)} requests failed{spared}", counts)
     evidence = [attribute(r, timeline) for r in failures]
     first = evidence[0]
     summary = (
-        f"{len(failures)} of {len(requests)} requests failed; first: {first['request']} "
-        f"{first['status'] or first['error']} from {first['backend'] or 'no backend'} "
-        f"during {first['step'] or 'no step'}"
+        f"{len(failures)} of {len(requests)} requests failed{spared}; first: "
+        f"{first['request']} {first['status'] or first['error']} from "
+        f"{first['backend'] or 'no backend'} during {first['step'] or 'no step'}"
     )
     return Verdict(NAME, FAIL, summary, counts, evidence)
+
+
+def _failover_excused(failures: list[Request],
+                      windows: list[failover.Window]) -> tuple[list[Request], int]:  # fmt: skip
+    """The failures left once each failover's are excused, if no more than its budget
+    (above it, every one of them counts), and how many were excused."""
+    inside: dict[int, list[Request]] = {}
+    left = []
+    for r in failures:
+        w = failover.within(windows, r.sent)
+        if w is None:
+            left.append(r)
+        else:
+            inside.setdefault(windows.index(w), []).append(r)
+    excused = 0
+    for i, rs in inside.items():
+        if len(rs) <= windows[i].allowed_failed:
+            excused += len(rs)
+        else:
+            left += rs
+    return sorted(left, key=lambda r: r.sent), excused
 
 
 def attribute(r: Request, timeline: Timeline) -> dict:

@@ -1,0 +1,55 @@
+"""What a VIP failover may cost, and the failovers a run did (its `failover` events).
+
+A failover is a fault step of the scenario (its HAProxy stopped, or its keepalived killed,
+on the node holding the VIP), not a mistake of the roll: the requests it costs are known
+in advance and stated in the scenario's `failover` budget, from measured failovers
+(docs/benchmarks.md: bench/failover.py). The failed-requests oracle excuses that many in
+the failover's window and the disruption oracle the VIP's silence up to `max_seconds`;
+beyond either, they fail as for any other disruption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.plan.events import FAILOVER as EVENT
+
+# s after the VIP answered again (and the stopped piece is back) that still belong to the
+# failover: each load user's connection kept alive to the old holder is reset on its next
+# request, which comes within a think time (0.6 s) and a request (~1 s) of the move.
+AFTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class FailoverBudget:
+    """A correct failover's cost, per failover (measured: docs/benchmarks.md)."""
+
+    max_seconds: float = 5.0  # the VIP unanswered: the fault to the first answer after it
+    max_failed_requests: int = 20  # requests through the VIP that failed in its window
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    step: str
+    allowed_s: float
+    allowed_failed: int
+    measured: dict
+
+
+def windows(events: list[dict]) -> list[Window]:
+    """Each failover the run did: from its fault to AFTER_S past its end."""
+    out = []
+    for e in events:
+        if e.get("event") != EVENT:
+            continue
+        end = max(x for x in (e.get("answered_at"), e.get("moved_at"), e.get("restored_at"),
+                              e["fault_at"]) if x is not None)  # fmt: skip
+        out.append(Window(e["fault_at"], end + AFTER_S, e.get("step", ""),
+                          e["allowed_s"], e["allowed_failed"], e))  # fmt: skip
+    return out
+
+
+def within(windows_: list[Window], t: float) -> Window | None:
+    return next((w for w in windows_ if w.start <= t <= w.end), None)
