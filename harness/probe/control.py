@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness import process
 from harness.backends import CloudView
-from harness.probe.ledger import LEDGER
+from harness.probe.ledger import LEDGER, VIP_API, VIP_NODE
 from harness.services import BY_NAME, ORDER
 
 CONNECT_INTERVAL = 0.1  # s: five connects in a 0.5 s outage
@@ -19,7 +19,6 @@ ALIVE_INTERVAL = 0.1  # s: a probe starts within 0.1 s of a stop; a 0.5 s stop o
 # s: a server process this slow to send its stats has stopped. Measured in a clean default
 # roll (tempest on, 2 cores): 35,872 reads of 10 backends, median 5.8 ms, slowest 43 ms
 ALIVE_TIMEOUT = 0.25
-VIP_API, VIP_NODE = "haproxy", "vip"  # the VIP as the oracles name it: haproxy@vip
 
 
 @dataclass

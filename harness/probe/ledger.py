@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 LEDGER = "probes/probes.jsonl"  # in the run folder
+# The VIP itself, probed like a backend: its records name it haproxy@vip
+VIP_API, VIP_NODE = "haproxy", "vip"
 
 
 def read(path: Path) -> list[dict]:

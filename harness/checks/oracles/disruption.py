@@ -32,13 +32,13 @@ from harness.checks import failover, haproxy_log
 from harness.checks.haproxy_log import Forwarded, StateChange
 from harness.checks.record import RunRecord
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
+from harness.probe.ledger import VIP_API
 
 NAME = "disruption"
 UNIT = "outages"
 MERGE_S = 1.0  # failures of one backend closer than this are one outage
 GRACE_S = 0.5  # HAProxy's log and the probes are stamped by different processes
 ADMIN = {"drain", "maint"}
-VIP_API = "haproxy"  # the probes' name for the VIP itself (harness/probe/control.py: VIP_API)
 
 
 @dataclass(frozen=True)
