@@ -33,7 +33,9 @@ def oslo_fields(body: bytes) -> dict:
         return {}
     fields = {"unique_id": msg.get("_unique_id"), "msg_id": msg.get("_msg_id"),
               # oslo's context travels as _context_* keys: the request that caused it
-              "request_id": msg.get("_context_request_id")}  # fmt: skip
+              "request_id": msg.get("_context_request_id"),
+              # the caller's own id for it (the load sends one with every request)
+              "global_request_id": msg.get("_context_global_request_id")}  # fmt: skip
     if "method" in msg:
         fields["method"] = msg["method"]
         fields["role"] = "call" if msg.get("_reply_q") else "cast"

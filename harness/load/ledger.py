@@ -23,10 +23,11 @@ class Request:
     expected: tuple[int, ...] = (200,)  # the answers that are right for this request
     error: str | None = None
     backend: str | None = None  # HAProxy's X-Backend-Server header
-    request_id: str | None = None
+    request_id: str | None = None  # the API's own id for it (X-OpenStack-Request-Id)
     max_version: str | None = None  # version documents: the max microversion offered
     fresh_connection: bool = False
     api: str | None = None  # the API process it was sent to ("neutron-api"), from the registry
+    global_request_id: str | None = None  # the load's, sent with it; in its RPC messages
 
     @property
     def api_process(self) -> str:

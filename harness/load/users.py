@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 
 from locust import HttpUser, between, task
 
@@ -32,6 +33,8 @@ from harness.load.ledger import (
     server_state,
 )
 
+# oslo.middleware's request_id takes a client's `req-<uuid>` here as the global request id
+GLOBAL_ID_HEADER = "X-OpenStack-Request-ID"
 SETTINGS: dict = {}  # filled by the worker before the users start
 LEDGER = None  # an open file, set by the worker
 # Set by the worker when asked to stop: a writer stops waiting for its server and leaves
@@ -59,6 +62,10 @@ class CloudUser(HttpUser):
              headers=None, body=None, fresh=False, version_doc=False):  # fmt: skip
         """One request, timed and written to the ledger whatever happens."""
         headers = dict(headers or {})
+        # Our own id for the request, which the services take as its global request id and
+        # pass on in every RPC message's context: a request that got no answer (so no
+        # X-OpenStack-Request-Id back) is still joined to the messages it caused.
+        global_id = headers[GLOBAL_ID_HEADER] = f"req-{uuid.uuid4()}"
         if fresh:
             headers["Connection"] = "close"
         sent = time.time()
@@ -83,7 +90,8 @@ class CloudUser(HttpUser):
             client=self.name_, sent=sent, received=received, method=method, name=name,
             status=status, expected=tuple(expected), error=error,
             backend=resp.headers.get("X-Backend-Server") if resp is not None else None,
-            request_id=_request_id(resp), fresh_connection=fresh, api=SETTINGS["apis"][project],
+            request_id=_request_id(resp), global_request_id=global_id,
+            fresh_connection=fresh, api=SETTINGS["apis"][project],
             max_version=_max_version(resp, path) if version_doc and status == 200 else None,
         )  # fmt: skip
         record(rec)

@@ -93,6 +93,21 @@ def test_the_loads_warm_up_is_not_baseline():
     assert judged(reqs, LatencyBudget(warmup_s=0)).status == PASS
 
 
+def test_a_request_in_flight_when_the_roll_begins_waits_on_the_roll_not_in_the_baseline():
+    """Seen: a request sent 0.2 s before a 15 s freeze, answered 15 s later, counted in the
+    baseline made its p99 15 s and hid the freeze."""
+    frozen = [Request("c2", 29.8 + i / 100, 45.0, "GET", "nova GET /", 200, (200,), None,
+                      "controller", f"req-f{i}", api="nova-api") for i in range(3)]  # fmt: skip
+    reqs = requests(0, 29.5, 10, n=150) + frozen + requests(45, 90, 12, n=120)
+    v = judged(reqs, LatencyBudget(p99_min_requests=100))
+    assert v.status == FAIL, v.summary
+    e = v.evidence[0]
+    assert (e["phase"], e["metric"], e["baseline_ms"]) == ("nova", "p99", 10.0)
+    assert e["slowest"]["step"].startswith("6.1 ")  # the step it waited through
+    assert v.counts["table"]["baseline"]["nova-api"]["n"] == 124  # the first 5 s: warm-up
+    assert v.counts["table"]["nova"]["nova-api"]["n"] == 123
+
+
 SHORT = [
     {"t": 0.0, "event": "phase-start", "phase": "baseline"},
     {"t": 30.0, "event": "phase-end", "phase": "baseline"},

@@ -1,6 +1,7 @@
 """The request oracles on crafted ledgers: each must fail on a bad history and pass on a
 good one, and attribute what it finds."""
 
+import dataclasses
 import json
 
 from harness.checks.oracles import failed_requests, monotonic_version, rpc_end_to_end
@@ -254,3 +255,32 @@ def test_a_lost_operation_names_the_message_of_its_request_that_lost_it():
     )
     assert rpc_end_to_end.check(RunRecord(TIMELINE, operations=ops)).evidence[0][
         "lost_message"] is None  # no bus trace: nothing to join  # fmt: skip
+
+
+def test_a_failed_request_names_the_call_that_lost_it_by_the_global_request_id():
+    """Seen: a volume attach timed out at the client after 30 s with no answer, so no
+    request id came back; nova-conductor's reserve_block_device_name call for it, which
+    carries the global id the load sent, was delivered to a stopping compute and never
+    answered. The join finds it; another request's answered call names nothing."""
+    attach = dataclasses.replace(req(11, 41, status=None, error="ReadTimeout", backend=None),
+                                 request_id=None, global_request_id="req-g1")  # fmt: skip
+    slow = dataclasses.replace(req(12, 12.5, status=500), global_request_id="req-g2")
+    bus = [
+        {**msg("publish", "call", 11.2, "req-api", "reserve_block_device_name",
+               "compute.controller", msg_id="m1"), "global_request_id": "req-g1"},
+        {**msg("deliver", "call", 11.3, "req-api", "reserve_block_device_name",
+               "compute.controller", msg_id="m1"), "global_request_id": "req-g1"},
+        {**msg("publish", "call", 12.1, "req-x", "object_action", msg_id="m2"),
+         "global_request_id": "req-g2"},
+        {**msg("deliver", "call", 12.1, "req-x", "object_action", msg_id="m2"),
+         "global_request_id": "req-g2"},
+        {"kind": "publish", "role": "reply", "t": 12.2, "msg_id": "m2", "key": "reply:m2"},
+    ]  # fmt: skip
+    v = failed_requests.check(RunRecord(TIMELINE, [attach, slow], bus=bus))
+    lost = v.evidence[0]["lost_message"]
+    assert (lost["method"], lost["queue"], lost["answered"]) == (
+        "reserve_block_device_name", "compute.controller", False)  # fmt: skip
+    assert lost["in_hand"][0].startswith("6.10 ")
+    assert v.evidence[1]["lost_message"] is None
+    # without the trace, nothing to join
+    assert failed_requests.check(RunRecord(TIMELINE, [attach])).evidence[0]["lost_message"] is None

@@ -2,11 +2,15 @@
 answer (refused, reset, timeout), or answered a 4xx that is not the expected answer; a VIP
 failover of the scenario's (checks/failover.py) may cost its stated budget, no more.
 Each failure is attributed: time, request, status or error, the backend that served it,
-that backend's release then, the plan step in progress, and the request id."""
+that backend's release then, the plan step in progress, and the request id. A request
+that waited on RPC names the message that lost it ("lost_message", as the end-to-end
+ledger does): its RPC messages carry the global request id the load sent with it, which
+joins even a request that never got an answer (a read timeout) to the bus trace."""
 
 from __future__ import annotations
 
 from harness.checks import failover
+from harness.checks.oracles import rpc_end_to_end
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
@@ -26,7 +30,14 @@ def check(record: RunRecord) -> Verdict:
     spared = f" ({excused} in VIP failovers, within their budget)" if excused else ""
     if not failures:
         return Verdict(NAME, PASS, f"0 of {len(requests)} requests failed{spared}", counts)
-    evidence = [attribute(r, timeline) for r in failures]
+    by_request = rpc_end_to_end.messages_by_request(record.bus, "global_request_id")
+    answered = rpc_end_to_end.answered_calls(record.bus)
+    evidence = [
+        {**attribute(r, timeline),
+         "lost_message": rpc_end_to_end.lost_message(
+             by_request.get(r.global_request_id, []), answered, record)}
+        for r in failures
+    ]  # fmt: skip
     first = evidence[0]
     summary = (
         f"{len(failures)} of {len(requests)} requests failed{spared}; first: "

@@ -71,7 +71,8 @@ def check(record: RunRecord) -> Verdict:
     if not ok or BASELINE not in windows:
         return Verdict(NAME, UNKNOWN, "no successful request before the roll to compare with",
                        {"requests": len(ok)})  # fmt: skip
-    table = {name: _stats(_within(ok, t0, t1)) for name, (t0, t1) in windows.items()}
+    members = _assign(ok, windows)
+    table = {name: _stats(rs) for name, rs in members.items()}
     base = table[BASELINE]
     evidence, judged, short, unjudged = [], 0, {}, []
     for phase, apis in table.items():
@@ -85,13 +86,13 @@ def check(record: RunRecord) -> Verdict:
                 short.setdefault(api, []).append(phase)
                 continue
             judged += 1
-            mine = [r for r in _within(ok, *windows[phase]) if r.api_process == api]
+            mine = [r for r in members[phase] if r.api_process == api]
             evidence += _judge(api, phase, row, base[api], budget, mine, record)
     # An API that answers few requests (glance, placement) is judged over its phases too
     # short to judge alone, taken together, so no phase of the roll goes unjudged.
     pooled = {}
     for api, phases in short.items():
-        mine = [r for ph in phases for r in _within(ok, *windows[ph]) if r.api_process == api]
+        mine = [r for ph in phases for r in members[ph] if r.api_process == api]
         row = _stats(mine)[api]
         if row["n"] >= budget.min_requests:
             pooled[api] = {**row, "phases": phases}
@@ -164,8 +165,20 @@ def _windows(events: list[dict], requests: list[Request],
     return out
 
 
-def _within(requests: list[Request], t0: float, t1: float) -> list[Request]:
-    return [r for r in requests if t0 <= r.sent < t1]
+def _assign(requests: list[Request],
+            windows: dict[str, tuple[float, float]]) -> dict[str, list[Request]]:  # fmt: skip
+    """Window name → the requests sent in it. The baseline keeps only those answered
+    before the roll began: one still in flight when the first step starts waited on the
+    roll, and counts in the first phase (seen: a request sent 0.2 s before a 15 s freeze,
+    answered 15 s later, made the baseline's p99 15 s and hid the freeze)."""
+    out = {name: [r for r in requests if t0 <= r.sent < t1] for name, (t0, t1) in windows.items()}
+    phases = sorted((t0, name) for name, (t0, _) in windows.items() if name != BASELINE)
+    if BASELINE in out and phases:
+        roll_start, first = phases[0]
+        spanning = [r for r in out[BASELINE] if r.received > roll_start]
+        out[BASELINE] = [r for r in out[BASELINE] if r.received <= roll_start]
+        out[first] = spanning + out[first]
+    return out
 
 
 def _stats(requests: list[Request]) -> dict[str, dict]:
@@ -188,5 +201,7 @@ def _evidence(api: str, phase: str, metric: str, row: dict, base: dict, limit: f
         "slowest": {"request": f"{slowest.method} {slowest.name}",
                     "ms": round((slowest.received - slowest.sent) * 1000, 1),
                     "backend": slowest.backend,
-                    "step": record.timeline.step_at(slowest.sent)},
+                    # sent just before the roll, it waited on the first step
+                    "step": (record.timeline.step_at(slowest.sent)
+                             or record.timeline.step_at(slowest.received))},
     }  # fmt: skip

@@ -87,12 +87,14 @@ def answered_calls(bus: list[dict] | None) -> set[str]:
     return {m["msg_id"] for m in bus or () if m.get("role") == "reply" and m.get("msg_id")}
 
 
-def messages_by_request(bus: list[dict] | None) -> dict[str, list[dict]]:
-    """request id → its messages' trace records, in time order."""
+def messages_by_request(bus: list[dict] | None,
+                        field: str = "request_id") -> dict[str, list[dict]]:  # fmt: skip
+    """request id → its messages' trace records, in time order (`field`: the API's id for
+    the request, or the global one its caller sent)."""
     out: dict[str, list[dict]] = {}
     for m in sorted(bus or (), key=lambda m: m["t"]):
-        if m.get("request_id"):
-            out.setdefault(m["request_id"], []).append(m)
+        if m.get(field):
+            out.setdefault(m[field], []).append(m)
     return out
 
 
