@@ -30,9 +30,17 @@ def apply(scenario: Scenario, phases: list[tuple[str, list[st.Step]]]) -> list:
     _check_nodes(scenario)
     out = [(name, [s for s in steps if _kept(scenario.plan, s)]) for name, steps in phases]
     for fault in scenario.plan.faults:
-        if fault.action not in st.FAILOVERS or scenario.vrrp:
+        if fault.action not in st.FAILOVERS or (scenario.vrrp and _anchored(scenario, fault)):
             out = _insert(out, fault, scenario)
     return out
+
+
+def _anchored(scenario: Scenario, fault: Fault) -> bool:
+    """False for a failover after a project's phase the scenario does not roll: the
+    default scenario's failovers, inherited by a catalog case that rolls only some
+    projects (the plan's header says which it does)."""
+    phase = dict(fault.after).get("phase")
+    return phase not in BY_NAME or rolled(scenario, phase)
 
 
 def corrected(scenario: Scenario) -> Scenario:
@@ -63,11 +71,15 @@ def describe(options: PlanOptions) -> str:
 
 def failovers(scenario: Scenario) -> str:
     """The VIP failovers the plan does and what each may cost, for the plan's header."""
-    actions = [f.action for f in scenario.plan.faults if f.action in st.FAILOVERS]
-    if not actions:
+    faults = [f for f in scenario.plan.faults if f.action in st.FAILOVERS]
+    if not faults:
         return ""
+    actions = [f.action for f in faults]
     if not scenario.vrrp:  # inherited from the default scenario by a cloud with one HAProxy
         return f"none ({', '.join(actions)} need two nodes with the 'lb' role)"
+    actions = [f.action for f in faults if _anchored(scenario, f)]
+    if not actions:
+        return "none (each comes after a project this plan does not roll)"
     budget = scenario.failover
     return (f"{', '.join(actions)}; each may cost {budget.max_seconds:g} s of the VIP and "
             f"{budget.max_failed_requests} failed requests")  # fmt: skip

@@ -68,6 +68,19 @@ def test_the_default_scenario_plans_nothing_wrong():
     assert not any(isinstance(step, st.Fault) for _, step in steps_of(plan_of(DEFAULT)))
 
 
+def test_a_case_rolling_some_projects_keeps_only_the_failovers_after_them(tmp_path):
+    """A failover after a project's phase the case does not roll has nothing to come
+    after, and is dropped (the plan's header says which failovers it does)."""
+    case_ = tmp_path / "failovers.yaml"
+    case_.write_text(f"extends: {DEFAULT}\nplan:\n  projects: [placement, nova]\n  faults:\n"
+                     "    - {action: stop-vip-haproxy, after: {phase: placement}}\n"
+                     "    - {action: kill-vip-keepalived, after: {phase: cinder}}\n")  # fmt: skip
+    faults = [(phase, f.action, f.budget) for phase, f in steps_of(plan_of(case_))
+              if isinstance(f, st.Fault)]  # fmt: skip
+    assert faults == [("placement", "stop-vip-haproxy", (5.0, 25))]
+    assert "VIP failovers: stop-vip-haproxy;" in planner.render(plan_of(case_))
+
+
 def test_case_1_restarts_every_api_without_a_drain():
     default = steps_of(plan_of(DEFAULT))
     wrong_ = steps_of(plan_of(case(1)))

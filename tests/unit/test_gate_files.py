@@ -498,6 +498,12 @@ def test_plugin_renders_keepalived_tracking_its_haproxy_without_preempting(tmp_p
     check = (tmp_path / "root" / "check").read_text()
     assert f"UNIX-CONNECT:{tmp_path}/data/upgrade-harness/admin.sock" in check
     assert (tmp_path / "root" / "check").stat().st_mode & 0o777 == 0o755
+    # leaving MASTER, the connections made from the VIP are ended once it is gone
+    assert f'notify "{tmp_path}/root/upgrade-harness-notify"' in cfg
+    notify = (tmp_path / "root" / "upgrade-harness-notify").read_text()
+    assert "ip -o addr show dev eth9 to 192.0.2.10/32 | grep -q . && exit 0" in notify
+    assert notify.rstrip().endswith("ss -K -t -n state connected src 192.0.2.10")
+    assert '[ "$3" = MASTER ] && exit 0' in notify
 
 
 def meta_sections(path: Path) -> dict[str, list[str]]:

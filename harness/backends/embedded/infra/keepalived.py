@@ -74,6 +74,7 @@ def render(cloud: Cloud, node: Node) -> str:
         "    track_script {",
         "        chk_haproxy",
         "    }",
+        f'    notify "{_write_notify(cloud, node.name)}"',
         "}",
         "",
     ])  # fmt: skip
@@ -86,6 +87,30 @@ def _write_check(cloud: Cloud, node: str) -> Path:
     script.write_text(
         "#!/bin/sh\n"
         f"echo 'show info' | socat -t1 - UNIX-CONNECT:{sock} 2>/dev/null | grep -q '^Pid:'\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def _write_notify(cloud: Cloud, node: str) -> Path:
+    """Run at each state this node enters: once it no longer holds the VIP, end the TCP
+    connections whose local address is the VIP. The node's own services reach the APIs
+    through the VIP, and while the node held it their connections had the VIP as source;
+    once it moves, their packets leave with another node's address and its answers go to
+    that node, so each hangs until its client's timeout (seen: 30 s read timeouts and a
+    conductor unseen for 180 s after a failover). Ended, they fail at once and reconnect
+    through the new holder. Listening sockets stay: HAProxy binds the VIP on every node."""
+    script = _base(cloud, node) / "notify"
+    vip = cloud.vip
+    script.write_text(
+        "#!/bin/sh\n"
+        "# keepalived: $1 INSTANCE, $2 its name, $3 the state entered (MASTER, BACKUP, FAULT,\n"
+        "# STOP), $4 priority\n"
+        '[ "$3" = MASTER ] && exit 0\n'
+        f"exec >>{cloud.log_path(node, NAME)} 2>&1  # keepalived discards its scripts' output\n"
+        f"ip -o addr show dev eth0 to {vip}/32 | grep -q . && exit 0  # still here\n"
+        f'echo "$3: ending the connections from {vip}"\n'
+        f"exec ss -K -t -n state connected src {vip}\n"
     )
     script.chmod(0o755)
     return script
