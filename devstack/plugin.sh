@@ -114,6 +114,7 @@ function configure_uh_keepalived {
     # packets leave with the other node's address and hang (as the embedded backend's).
     local notify
     notify=$(dirname "$check")/upgrade-harness-notify
+    # shellcheck disable=SC2016  # $3 is the script's argument, written as it is
     printf '#!/bin/sh\n[ "$3" = MASTER ] && exit 0\nip -o addr show dev %s to %s/32 | grep -q . && exit 0\nexec ss -K -t -n state connected src %s\n' \
         "$iface" "$UPGRADE_HARNESS_VIP" "$UPGRADE_HARNESS_VIP" | sudo tee "$notify" >/dev/null
     sudo chmod 755 "$notify"
