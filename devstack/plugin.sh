@@ -109,14 +109,14 @@ function configure_uh_keepalived {
     printf '#!/bin/sh\necho "show info" | socat -t1 - UNIX-CONNECT:%s 2>/dev/null | grep -q "^Pid:"\n' \
         "$UPGRADE_HARNESS_STATE_DIR/admin.sock" | sudo tee "$check" >/dev/null
     sudo chmod 755 "$check"
-    # Leaving MASTER, end the connections this node made from the VIP once the address is
-    # gone: its services reach the APIs through the VIP, and after a failover their
-    # packets leave with the other node's address and hang (as the embedded backend's).
+    # End the connections a move of the VIP leaves with nowhere to go (as the embedded
+    # backend's): entering MASTER, this node's own to the old holder; leaving it, those
+    # it made from the VIP, once the address is gone.
     local notify
     notify=$(dirname "$check")/upgrade-harness-notify
     # shellcheck disable=SC2016  # $3 is the script's argument, written as it is
-    printf '#!/bin/sh\n[ "$3" = MASTER ] && exit 0\nip -o addr show dev %s to %s/32 | grep -q . && exit 0\nexec ss -K -t -n state connected src %s\n' \
-        "$iface" "$UPGRADE_HARNESS_VIP" "$UPGRADE_HARNESS_VIP" | sudo tee "$notify" >/dev/null
+    printf '#!/bin/sh\nif [ "$3" = MASTER ]; then\n    exec ss -K -t -n state connected dst %s src %s\nfi\nip -o addr show dev %s to %s/32 | grep -q . && exit 0\nexec ss -K -t -n state connected src %s\n' \
+        "$UPGRADE_HARNESS_VIP" "$HOST_IP" "$iface" "$UPGRADE_HARNESS_VIP" "$UPGRADE_HARNESS_VIP" | sudo tee "$notify" >/dev/null
     sudo chmod 755 "$notify"
     local node
     {

@@ -53,3 +53,25 @@ def windows(events: list[dict]) -> list[Window]:
 
 def within(windows_: list[Window], t: float) -> Window | None:
     return next((w for w in windows_ if w.start <= t <= w.end), None)
+
+
+def spanning(windows_: list[Window], sent: float, ended: float) -> Window | None:
+    """The failover a request was in flight in: sent before its window ended, and ended
+    (answered, or given up by its client) after it began. Seen: a tempest request that
+    the old holder's HAProxy took 0.4 s before the VIP left that node, whose answer then
+    had no address to leave from; its client waited out its 60 s read timeout."""
+    return next((w for w in windows_ if sent <= w.end and ended >= w.start), None)
+
+
+def moved(w: Window) -> float:
+    """When the VIP left its holder (the fault, if it never moved)."""
+    return w.measured.get("moved_at") or w.start
+
+
+def stale(windows_: list[Window], opened_before: float, sent: float) -> Window | None:
+    """The failover that moved the VIP between a client's last request on a kept-alive
+    connection (`opened_before`: that connection was to the old holder) and this one,
+    which the new holder then reset: the failover's cost, however long after it the
+    client came back (seen: a load user's neutron and placement connections reset 25-45 s
+    after a failover, at their first use since)."""
+    return next((w for w in windows_ if opened_before < moved(w) <= sent), None)

@@ -155,7 +155,11 @@ def test_keepalived_on_each_balancer_holds_the_vip_by_unicast_vrrp_tracking_its_
         notify = Path(cfg.split('notify "')[1].split('"')[0])
         text = notify.read_text()
         assert stat.S_IMODE(notify.stat().st_mode) == 0o755
-        assert '[ "$3" = MASTER ] && exit 0' in text
+        assert (
+            "exec ss -K -t -n state connected dst 10.250.0.10 src "
+            + cloud.scenario.node(node).address
+            in text
+        )  # entering MASTER: its own connections to the old holder
         assert "ip -o addr show dev eth0 to 10.250.0.10/32 | grep -q . && exit 0" in text
         assert text.rstrip().endswith("ss -K -t -n state connected src 10.250.0.10")
 

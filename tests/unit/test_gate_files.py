@@ -503,7 +503,7 @@ def test_plugin_renders_keepalived_tracking_its_haproxy_without_preempting(tmp_p
     notify = (tmp_path / "root" / "upgrade-harness-notify").read_text()
     assert "ip -o addr show dev eth9 to 192.0.2.10/32 | grep -q . && exit 0" in notify
     assert notify.rstrip().endswith("ss -K -t -n state connected src 192.0.2.10")
-    assert '[ "$3" = MASTER ] && exit 0' in notify
+    assert "exec ss -K -t -n state connected dst 192.0.2.10 src 192.0.2.11" in notify
 
 
 def meta_sections(path: Path) -> dict[str, list[str]]:

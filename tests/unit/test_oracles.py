@@ -284,3 +284,27 @@ def test_a_failed_request_names_the_call_that_lost_it_by_the_global_request_id()
     assert v.evidence[1]["lost_message"] is None
     # without the trace, nothing to join
     assert failed_requests.check(RunRecord(TIMELINE, [attach])).evidence[0]["lost_message"] is None
+
+
+def test_a_failover_costs_the_connections_it_left_stale_and_the_requests_in_flight():
+    """Seen in a roll with a failover: a load user's kept-alive connection to the old
+    holder was reset at its first use 25-45 s later, by the new holder; and a request the
+    old holder took just before the VIP left it waited out its client's timeout. Both are
+    the failover's; a reset on a connection opened after the move is not."""
+    ev = [failover_event(20.0, 22.5, 3)]  # the VIP moved at 22.0
+    stale = [
+        req(10, 10.1, client="r1"),
+        req(50, 50.01, status=None, error="ConnectionResetError: 104", client="r1"),
+    ]
+    fresh_after = [
+        req(30, 30.1, client="r2"),
+        req(55, 55.01, status=None, error="ConnectionResetError: 104", client="r2"),
+    ]
+    in_flight = [req(19.5, 49.5, status=None, error="ReadTimeout: read timeout=30", client="r3")]
+    v = failed_requests.check(RunRecord(TIMELINE, stale + fresh_after + in_flight, events=ev))
+    assert v.counts["failover_excused"] == 2, v.evidence
+    assert [(e["client"], e["sent"]) for e in v.evidence] == [("r2", 55)]
+    # a connection closed after its last use (Connection: close) is opened anew after the move
+    closed = [dataclasses.replace(req(10, 10.1, client="r1"), fresh_connection=True), stale[1]]
+    v = failed_requests.check(RunRecord(TIMELINE, closed, events=ev))
+    assert v.counts["failover_excused"] == 0 and v.status == FAIL

@@ -9,6 +9,8 @@ joins even a request that never got an answer (a read timeout) to the bus trace.
 
 from __future__ import annotations
 
+import re
+
 from harness.checks import failover
 from harness.checks.oracles import rpc_end_to_end
 from harness.checks.record import RunRecord
@@ -17,6 +19,8 @@ from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
 from harness.load.ledger import Request
 
 NAME = "failed_requests"
+# An answer cut off: the connection reset, or closed with no answer.
+RESET = re.compile(r"ConnectionResetError|RemoteDisconnected|Connection aborted|BrokenPipe")
 UNIT = "requests"  # what one piece of its evidence is
 
 
@@ -25,7 +29,7 @@ def check(record: RunRecord) -> Verdict:
     if not requests:
         return Verdict(NAME, UNKNOWN, "no request was recorded", {"requests": 0, "count": 0})
     failures = sorted((r for r in requests if r.failed), key=lambda r: r.sent)
-    failures, excused = _failover_excused(failures, failover.windows(record.events))
+    failures, excused = _failover_excused(failures, requests, failover.windows(record.events))
     counts = {"requests": len(requests), "count": len(failures), "failover_excused": excused}
     spared = f" ({excused} in VIP failovers, within their budget)" if excused else ""
     if not failures:
@@ -47,14 +51,19 @@ def check(record: RunRecord) -> Verdict:
     return Verdict(NAME, FAIL, summary, counts, evidence)
 
 
-def _failover_excused(failures: list[Request],
+def _failover_excused(failures: list[Request], requests: list[Request],
                       windows: list[failover.Window]) -> tuple[list[Request], int]:  # fmt: skip
     """The failures left once each failover's are excused, if no more than its budget
-    (above it, every one of them counts), and how many were excused."""
+    (above it, every one of them counts), and how many were excused. A failover's are
+    those in flight in its window, and a connection reset on a kept-alive connection whose
+    client last used it before the VIP moved (the connection was to the old holder)."""
+    last = _last_use(requests) if windows else {}
     inside: dict[int, list[Request]] = {}
     left = []
     for r in failures:
-        w = failover.within(windows, r.sent)
+        w = failover.spanning(windows, r.sent, r.received)
+        if w is None and RESET.search(r.error or "") and id(r) in last:
+            w = failover.stale(windows, last[id(r)], r.sent)
         if w is None:
             left.append(r)
         else:
@@ -66,6 +75,24 @@ def _failover_excused(failures: list[Request],
         else:
             left += rs
     return sorted(left, key=lambda r: r.sent), excused
+
+
+def _last_use(requests: list[Request]) -> dict[int, float]:
+    """id of each request sent on a kept-alive connection → when its client last sent on
+    that connection before: one connection per client and API (the API's port on the
+    VIP), closed after a request that asked for that (`Connection: close`) or got no
+    answer, so that the next one opens a new connection."""
+    last: dict[tuple[str, str], float] = {}
+    out: dict[int, float] = {}
+    for r in sorted(requests, key=lambda r: r.sent):
+        key = (r.client, r.api_process)
+        if key in last:
+            out[id(r)] = last[key]
+        if r.fresh_connection or r.status is None:
+            last.pop(key, None)
+        else:
+            last[key] = r.sent
+    return out
 
 
 def attribute(r: Request, timeline: Timeline) -> dict:

@@ -74,7 +74,7 @@ def render(cloud: Cloud, node: Node) -> str:
         "    track_script {",
         "        chk_haproxy",
         "    }",
-        f'    notify "{_write_notify(cloud, node.name)}"',
+        f'    notify "{_write_notify(cloud, node)}"',
         "}",
         "",
     ])  # fmt: skip
@@ -92,22 +92,29 @@ def _write_check(cloud: Cloud, node: str) -> Path:
     return script
 
 
-def _write_notify(cloud: Cloud, node: str) -> Path:
-    """Run at each state this node enters: once it no longer holds the VIP, end the TCP
-    connections whose local address is the VIP. The node's own services reach the APIs
-    through the VIP, and while the node held it their connections had the VIP as source;
-    once it moves, their packets leave with another node's address and its answers go to
-    that node, so each hangs until its client's timeout (seen: 30 s read timeouts and a
-    conductor unseen for 180 s after a failover). Ended, they fail at once and reconnect
-    through the new holder. Listening sockets stay: HAProxy binds the VIP on every node."""
-    script = _base(cloud, node) / "notify"
+def _write_notify(cloud: Cloud, node: Node) -> Path:
+    """Run at each state this node enters, to end the TCP connections a move of the VIP
+    left with nowhere to go. The nodes' services reach the APIs through the VIP (nova's
+    guide), so each node holds kept-alive connections to it:
+    - leaving MASTER, those it made from the VIP (while it was here): once the address is
+      gone their packets leave with another node's address, and each hangs until its
+      client's timeout (seen: 30 s read timeouts, a conductor unseen for 180 s);
+    - entering MASTER, those it made from its own address to the old holder: the VIP is
+      local now, and each would be reset at its next use (seen: nova-api's glance client
+      and neutron's placement client, each logging the reset as an ERROR).
+    Ended at once, their clients' pools open new connections before the next request.
+    Listening sockets stay: HAProxy binds the VIP on every node."""
+    script = _base(cloud, node.name) / "notify"
     vip = cloud.vip
     script.write_text(
         "#!/bin/sh\n"
         "# keepalived: $1 INSTANCE, $2 its name, $3 the state entered (MASTER, BACKUP, FAULT,\n"
         "# STOP), $4 priority\n"
-        '[ "$3" = MASTER ] && exit 0\n'
         f"exec >>{cloud.log_path(node, NAME)} 2>&1  # keepalived discards its scripts' output\n"
+        'if [ "$3" = MASTER ]; then\n'
+        f'    echo "MASTER: ending the connections from {node.address} to {vip}"\n'
+        f"    exec ss -K -t -n state connected dst {vip} src {node.address}\n"
+        "fi\n"
         f"ip -o addr show dev eth0 to {vip}/32 | grep -q . && exit 0  # still here\n"
         f'echo "$3: ending the connections from {vip}"\n'
         f"exec ss -K -t -n state connected src {vip}\n"
