@@ -54,9 +54,24 @@ def check(record: RunRecord) -> Verdict:
 def _failover_excused(failures: list[Request], requests: list[Request],
                       windows: list[failover.Window]) -> tuple[list[Request], int]:  # fmt: skip
     """The failures left once each failover's are excused, if no more than its budget
-    (above it, every one of them counts), and how many were excused. A failover's are
-    those in flight in its window, and a connection reset on a kept-alive connection whose
-    client last used it before the VIP moved (the connection was to the old holder)."""
+    (above it, every one of them counts), and how many were excused."""
+    left, inside = by_failover(failures, requests, windows)
+    excused = 0
+    for i, rs in inside.items():
+        if len(rs) <= windows[i].allowed_failed:
+            excused += len(rs)
+        else:
+            left += rs
+    return sorted(left, key=lambda r: r.sent), excused
+
+
+def by_failover(
+    failures: list[Request], requests: list[Request], windows: list[failover.Window]
+) -> tuple[list[Request], dict[int, list]]:
+    """(the failures no failover explains, {window index: the failures that are its
+    cost}). A failover's are those in flight in its window, and a connection reset on a
+    kept-alive connection whose client last used it before the VIP moved (the connection
+    was to the old holder)."""
     last = _last_use(requests) if windows else {}
     inside: dict[int, list[Request]] = {}
     left = []
@@ -68,13 +83,7 @@ def _failover_excused(failures: list[Request], requests: list[Request],
             left.append(r)
         else:
             inside.setdefault(windows.index(w), []).append(r)
-    excused = 0
-    for i, rs in inside.items():
-        if len(rs) <= windows[i].allowed_failed:
-            excused += len(rs)
-        else:
-            left += rs
-    return sorted(left, key=lambda r: r.sent), excused
+    return left, inside
 
 
 def _last_use(requests: list[Request]) -> dict[int, float]:
