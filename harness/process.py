@@ -134,7 +134,8 @@ def group_members(pgid: int) -> list[int]:
 
 def stop(proc: Proc, timeout: float, whole_group: bool = False) -> StopRecord:
     """SIGTERM the process (its whole process group if `whole_group`), wait up to `timeout`
-    for all of the group to be gone, then SIGKILL what is left.
+    for all of the group to be gone, then SIGKILL what is left (at once, with no SIGTERM,
+    when `timeout` is 0).
 
     A service gets SIGTERM alone, as devstack's units give it (systemd's KillMode=process):
     its own shutdown ends what it forked — uwsgi's master asks each worker to finish with
@@ -146,6 +147,10 @@ def stop(proc: Proc, timeout: float, whole_group: bool = False) -> StopRecord:
     started = time.monotonic()
     if _ours(proc) is None:
         return StopRecord(proc.name, proc.node, proc.pid, 0.0, False)
+    if timeout <= 0:  # a crash, for a fault: no SIGTERM whose handler could begin a shutdown
+        signal_group(proc.pid, signal.SIGKILL)
+        psutil.wait_procs(_group(proc.pid), timeout=5)
+        return StopRecord(proc.name, proc.node, proc.pid, time.monotonic() - started, True)
     if whole_group:
         signal_group(proc.pid, signal.SIGTERM)
     else:

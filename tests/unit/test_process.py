@@ -35,6 +35,27 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_bound_and_it_is_recorded
     assert not process.alive(proc)
 
 
+def test_a_stop_without_grace_is_a_crash_with_no_sigterm_first(tmp_path):
+    """A fault's kill: the service's SIGTERM handler must not get to start a shutdown."""
+    code = (
+        "import signal, time\n"
+        "def term(*_):\n"
+        "    open('terminated', 'w').close()\n"
+        "signal.signal(signal.SIGTERM, term)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = process.spawn("crashed", "local", None, [sys.executable, "-c", code], ENV,
+                         tmp_path / "c.log", cwd=tmp_path)  # fmt: skip
+    deadline = time.monotonic() + 10
+    while "ready" not in (tmp_path / "c.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    record = process.stop(proc, timeout=0)
+    assert record.forced and not process.alive(proc)
+    time.sleep(0.2)
+    assert not (tmp_path / "terminated").exists()
+
+
 def test_children_in_the_group_go_too(tmp_path):
     proc = process.spawn(
         "parent", "local", None, ["sh", "-c", "sleep 60 & sleep 60"], ENV, tmp_path / "p.log"

@@ -6,9 +6,7 @@ roll has its balancers back. The oracles judge the cost against the scenario's b
 
 from __future__ import annotations
 
-import signal
-
-from harness import process, wait
+from harness import wait
 from harness.backends.embedded import operations
 from harness.backends.embedded.cloud import Cloud
 from harness.backends.embedded.infra import haproxy, keepalived
@@ -29,7 +27,9 @@ def vip_failover(cloud: Cloud, action: str) -> dict:
         if action == "stop-vip-haproxy":
             operations.stop(cloud, holder, haproxy.NAME)
         else:
-            _sigkill(cloud, holder, keepalived.NAME)
+            # SIGKILL alone, as a crash: a SIGTERM would let keepalived send its
+            # priority-0 advert, the graceful handover this fault is not
+            operations.kill(cloud, holder, keepalived.NAME)
 
     def restore(holder: str) -> None:
         node = cloud.scenario.node(holder)
@@ -45,17 +45,6 @@ def vip_failover(cloud: Cloud, action: str) -> dict:
              measured["holder"], measured["new_holder"], measured["moved_s"],
              measured["failed_probes"], measured["probes"], measured["unanswered_s"])  # fmt: skip
     return {"action": action, **measured}
-
-
-def _sigkill(cloud: Cloud, node: str, name: str) -> None:
-    """SIGKILL alone, as a crash: operations.kill's SIGTERM first would let keepalived send
-    its priority-0 advert, the graceful handover this fault is not."""
-    proc = operations.find(cloud, node, name)
-    process.signal_group(proc.pid, signal.SIGKILL)
-    wait.until(
-        lambda: not process.group_members(proc.pid), 10, f"{name} on {node} gone", interval=0.05
-    )
-    operations.stopped(cloud, proc, process.StopRecord(name, node, proc.pid, 0.0, True))
 
 
 def _restart_haproxy(cloud: Cloud, node) -> None:

@@ -70,7 +70,7 @@ def stopped(cloud: Cloud, proc: process.Proc, record: process.StopRecord) -> pro
 
 
 def kill(cloud: Cloud, node: str, name: str) -> process.StopRecord:
-    """SIGKILL with no grace, as a crash would: for fault injection, never in a plan."""
+    """SIGKILL with no SIGTERM first, as a crash: for fault injection, never in a plan."""
     return stop(cloud, node, name, timeout=0)
 
 
