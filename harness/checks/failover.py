@@ -10,9 +10,15 @@ beyond either, they fail as for any other disruption.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.plan.events import FAILOVER as EVENT
+
+# A connection that failed or was cut, as Python's HTTP clients and keystoneauth say it.
+CONNECTION = re.compile(r"Connection(Reset|Refused|Aborted)Error|RemoteDisconnected|"
+                        r"Connection (aborted|refused|reset)|ConnectFailure|"
+                        r"Unable to establish connection|Max retries exceeded")  # fmt: skip
 
 # s after the VIP answered again (and the stopped piece is back) that still belong to the
 # failover: each load user's connection kept alive to the old holder is reset on its next
@@ -61,6 +67,18 @@ def spanning(windows_: list[Window], sent: float, ended: float) -> Window | None
     the old holder's HAProxy took 0.4 s before the VIP left that node, whose answer then
     had no address to leave from; its client waited out its 60 s read timeout."""
     return next((w for w in windows_ if sent <= w.end and ended >= w.start), None)
+
+
+def cut_off(windows_: list[Window], t: float, text: str) -> Window | None:
+    """The failover whose window a service's record at `t` falls in, when the record says
+    a connection to that failover's VIP failed or was cut (seen: nova-compute's build
+    failing on placement through the VIP while the VIP moved, and the conductor's
+    reschedule quoting it)."""
+    w = within(windows_, t)
+    vip = w.measured.get("vip") if w else None
+    if vip and (f"//{vip}:" in text or f"host='{vip}'" in text) and CONNECTION.search(text):
+        return w
+    return None
 
 
 def moved(w: Window) -> float:

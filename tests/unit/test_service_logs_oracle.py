@@ -62,7 +62,7 @@ def test_logs_without_an_error_during_the_roll_pass():
     v = service_logs.check(record({"controller/nova-compute.log": compute_log(before)}))
     assert v.status == PASS
     assert v.counts == {"files": 1, "records": 0, "before_roll": 1, "processes": 0,
-                        "incompatible": 0}  # fmt: skip
+                        "incompatible": 0, "failover_excused": 0}  # fmt: skip
 
 
 def test_an_old_computes_typeerror_is_one_record_attributed_to_its_release_and_step():
@@ -311,3 +311,25 @@ def test_the_default_scenarios_conductor_finding_waives_what_its_lost_call_cause
     assert verdict(conductor, lost_call_bus("7a2", req, T0 + 21)) == XFAIL
     assert verdict(conductor, lost_call_bus("7a2", req, T0 + 21, answered=True)) == FAIL
     assert verdict(elsewhere, lost_call_bus("7a2", req, T0 + 21)) == FAIL
+
+
+def test_a_connection_to_the_vip_cut_in_a_failover_is_its_cost_nothing_else_is():
+    """Seen: nova-compute failed a build on placement through the VIP while the VIP moved
+    (ConnectFailure to http://VIP:8778), and the conductor's reschedule quoted it. Both
+    are the failover's; a connection error to another address in it, or one to the VIP
+    outside it, still counts."""
+    vip = "10.251.0.10"
+    cut = f"Failed to build and run instance: keystoneauth1.exceptions.connection.ConnectFailure: Unable to establish connection to http://{vip}:8778/allocations"  # noqa: E501
+    other = "Failed to build and run instance: ConnectFailure: Unable to establish connection to http://10.251.0.11:9696/ports"  # noqa: E501
+    logs = {"controller/nova-compute.log": compute_log(
+        line(T0 + 21, OLD, "ERROR", "nova.compute.manager", f"[req-11111111 a b - - -] {cut}"),
+        line(T0 + 22, OLD, "ERROR", "nova.compute.manager", f"[req-22222222 a b - - -] {other}"),
+        line(T0 + 50, NEW, "ERROR", "nova.compute.manager", f"[req-33333333 a b - - -] {cut}"),
+    )}  # fmt: skip
+    r = record(logs)
+    r.events = [*r.events, {"t": T0 + 24, "event": "failover", "vip": vip, "fault_at": T0 + 20,
+                            "moved_at": T0 + 22, "answered_at": T0 + 22, "restored_at": T0 + 24,
+                            "allowed_s": 5, "allowed_failed": 25, "step": "FAULT"}]  # fmt: skip
+    v = service_logs.check(r)
+    assert v.counts["failover_excused"] == 1
+    assert [e["request"] for e in v.evidence] == ["req-22222222", "req-33333333"]

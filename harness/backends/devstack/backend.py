@@ -446,7 +446,7 @@ class Devstack:
         measured = vip.failover(self.site.vip, self.site.nova_port, holders,
                                 lambda n: self.run(n, stop),
                                 lambda n: self.run(n, start))  # fmt: skip
-        return {"action": action, **measured}
+        return {"action": action, "vip": self.site.vip, **measured}
 
     def node_releases(self, node: str) -> dict[str, str]:
         """Each devstack unit's release, from the venv its ExecStart runs."""

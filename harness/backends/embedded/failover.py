@@ -44,7 +44,7 @@ def vip_failover(cloud: Cloud, action: str) -> dict:
     log.info("  VIP %s → %s in %.2f s; %d of %d connections through it failed, for %.2f s",
              measured["holder"], measured["new_holder"], measured["moved_s"],
              measured["failed_probes"], measured["probes"], measured["unanswered_s"])  # fmt: skip
-    return {"action": action, **measured}
+    return {"action": action, "vip": cloud.vip, **measured}
 
 
 def _restart_haproxy(cloud: Cloud, node) -> None:

@@ -23,6 +23,8 @@ whether anything answered (from the bus trace); the records of that same request
 after it was sent carry it too ("via": "request"): a build that failed because its call
 was lost names the lost call, so a known finding matches the mechanism (the message,
 where it went and what became of it), not a time window.
+A record logged in a VIP failover of the scenario's that says a connection to that VIP
+failed or was cut is that failover's cost, counted (`failover_excused`), not judged.
 No log at all is unknown: the oracle saw nothing (a backend that collects none).
 """
 
@@ -33,6 +35,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from harness.checks import failover
 from harness.checks.oracles import rpc_bus
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
@@ -102,9 +105,13 @@ def check(record: RunRecord) -> Verdict:
         return Verdict(NAME, UNKNOWN, "no service log was collected", {"files": 0})
     start = _roll_start(record)
     found, firsts = parse_all(record.logs)
-    judged = sorted((r for r in found if start is None or r.t >= start), key=lambda r: r.t)
+    rolled = sorted((r for r in found if start is None or r.t >= start), key=lambda r: r.t)
+    windows = failover.windows(record.events)
+    # a failover's cost (checks/failover.py), counted, not judged
+    cut = [r for r in rolled if failover.cut_off(windows, r.t, "\n".join(r.lines))]
+    judged = [r for r in rolled if r not in cut]
     counts = {"files": len(record.logs), "records": len(judged),
-              "before_roll": len(found) - len(judged),
+              "before_roll": len(found) - len(rolled), "failover_excused": len(cut),
               "processes": len({(r.node, r.process) for r in judged})}  # fmt: skip
     calls = _calls(record.bus)
     evidence = [_evidence(r, record.timeline, firsts, calls) for r in judged]

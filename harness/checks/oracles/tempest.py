@@ -43,9 +43,7 @@ REQUEST = re.compile(rf"req-{_ID}")  # tempest's waiters name the request they w
 UUID = re.compile(rf"(?<![-\w]){_ID}\b")  # a server, image, port ... (not a request id)
 # A reason saying the client lost its connection (keystoneauth's and urllib3's words)
 READ_TIMEOUT = re.compile(r"Read timed out\. \(read timeout=([0-9.]+)\)")
-CONNECTION = re.compile(r"Connection(Reset|Refused|Aborted)Error|RemoteDisconnected|"
-                        r"Connection (aborted|refused|reset)|ConnectFailure|"
-                        r"Unable to establish connection|Max retries exceeded")  # fmt: skip
+CONNECTION = failover.CONNECTION
 
 
 def check(record: RunRecord) -> Verdict:
