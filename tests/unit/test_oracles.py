@@ -3,6 +3,7 @@ good one, and attribute what it finds."""
 
 import dataclasses
 import json
+import time
 
 from harness.checks.oracles import failed_requests, monotonic_version, rpc_end_to_end
 from harness.checks.record import RunRecord
@@ -308,3 +309,25 @@ def test_a_failover_costs_the_connections_it_left_stale_and_the_requests_in_flig
     closed = [dataclasses.replace(req(10, 10.1, client="r1"), fresh_connection=True), stale[1]]
     v = failed_requests.check(RunRecord(TIMELINE, closed, events=ev))
     assert v.counts["failover_excused"] == 0 and v.status == FAIL
+
+
+def test_an_operation_a_failover_cut_off_is_its_cost_within_its_budget():
+    """Seen: nova-compute set a server it was deleting to ERROR, its call to placement
+    through the VIP refused while the VIP moved: that failover's cost. The same error
+    outside the failover's window, or past its budget, counts."""
+    cut = ("[instance: s1] Setting instance vm_state to ERROR: keystoneauth1.exceptions."
+           "connection.ConnectFailure: Unable to establish connection to http://10.251.0.10:8778/"
+           "allocations")  # fmt: skip
+    ops = [op("server-delete", "5e4a1c2b", 20.5, "ERROR", 30)]  # its request: req-5e4a1c2b
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(21))  # as oslo.log writes it
+    log = f"{stamp}.000 7 ERROR nova.compute.manager [req-5e4a1c2b u p - - -] {cut}\n"
+    event = {**failover_event(20.0, 22.5, 1), "vip": "10.251.0.10"}
+    record = RunRecord(TIMELINE, operations=ops, events=[event],
+                       logs={"controller/nova-compute.log": log})  # fmt: skip
+    v = rpc_end_to_end.check(record)
+    assert v.status == PASS and v.counts["failover_excused"] == 1, v.summary
+    record.events = [{**event, "allowed_failed": 0}]
+    assert rpc_end_to_end.check(record).status == FAIL
+    record.events = [{**event, "fault_at": 40.0, "answered_at": 41.0, "moved_at": 41.0,
+                      "restored_at": 41.0}]  # fmt: skip
+    assert rpc_end_to_end.check(record).status == FAIL
