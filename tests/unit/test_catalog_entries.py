@@ -65,14 +65,19 @@ def test_the_default_scenario_plans_nothing_wrong():
     s = load(DEFAULT)
     assert s.selftest is None and wrong.describe(s.plan) == ""
     assert "deliberately wrong" not in planner.render(plan_of(DEFAULT))
-    # its only faults are the VIP's failovers, which a correct cloud survives at the cost
-    # the scenario states: one after placement, one after cinder
-    faults = [(phase, step) for phase, step in steps_of(plan_of(DEFAULT))
-              if isinstance(step, st.Fault)]  # fmt: skip
-    assert [(phase, f.action, f.budget) for phase, f in faults] == [
-        ("placement", "stop-vip-haproxy", (5.0, 25)),
-        ("cinder", "kill-vip-keepalived", (5.0, 25)),
-    ]
+    assert not any(isinstance(step, st.Fault) for _, step in steps_of(plan_of(DEFAULT)))
+
+
+def test_the_failover_scenario_is_the_default_roll_with_both_failovers():
+    """Faults a correct cloud survives at the cost the scenario states: one after
+    placement, one after cinder; nothing else differs from the default plan."""
+    failovers = DEFAULT.parent / "vip-failovers.yaml"
+    steps = steps_of(plan_of(failovers))
+    faults = [(phase, f.action, f.budget) for phase, f in steps if isinstance(f, st.Fault)]
+    assert faults == [("placement", "stop-vip-haproxy", (5.0, 25)),
+                      ("cinder", "kill-vip-keepalived", (5.0, 25))]  # fmt: skip
+    others = [step for _, step in steps if not isinstance(step, st.Fault)]
+    assert others == [step for _, step in steps_of(plan_of(DEFAULT))]
 
 
 def test_a_case_rolling_some_projects_keeps_only_the_failovers_after_them(tmp_path):
