@@ -11,6 +11,7 @@ beyond either, they fail as for any other disruption.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.plan.events import FAILOVER as EVENT
@@ -59,6 +60,35 @@ def windows(events: list[dict]) -> list[Window]:
 
 def within(windows_: list[Window], t: float) -> Window | None:
     return next((w for w in windows_ if w.start <= t <= w.end), None)
+
+
+def grouped(
+    items: list, windows_: list[Window], window_of: Callable[[object], Window | None]
+) -> tuple[list, dict[int, list]]:
+    """(the items no failover explains, {window index: the items that are its cost}), each
+    item's failover as `window_of` finds it."""
+    left: list = []
+    inside: dict[int, list] = {}
+    for item in items:
+        w = window_of(item)
+        if w is None:
+            left.append(item)
+        else:
+            inside.setdefault(windows_.index(w), []).append(item)
+    return left, inside
+
+
+def within_budget(left: list, inside: dict[int, list],
+                  windows_: list[Window]) -> tuple[list, int]:  # fmt: skip
+    """Each failover's items excused if they are no more than its budget (above it, every
+    one of them counts): (the items left, how many were excused)."""
+    excused = 0
+    for i, items in inside.items():
+        if len(items) <= windows_[i].allowed_failed:
+            excused += len(items)
+        else:
+            left = left + items
+    return left, excused
 
 
 def spanning(windows_: list[Window], sent: float, ended: float) -> Window | None:

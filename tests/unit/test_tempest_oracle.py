@@ -111,13 +111,17 @@ def test_fails_on_a_baseline_pass_failing_later_attributed_to_its_steps():
     assert [s.split()[0] for s in e["run_steps"]] == ["6.1", "6.2"]
 
 
+# A VIP failover from 127 s: moved at 129 s, answered at 129.5 s, all back at 131 s.
+MOVED = {"t": 131.0, "event": "failover", "fault_at": 127.0, "moved_at": 129.0,
+         "answered_at": 129.5, "restored_at": 131.0, "allowed_s": 5.0,
+         "allowed_failed": 20}  # fmt: skip
+
+
 def test_a_connection_lost_in_a_vip_failover_is_its_cost_and_nothing_else_in_it_is():
     reset = "keystoneauth1.exceptions.connection.ConnectFailure: Unable to establish connection"
     during = run(2, "during", {A: result("fail", 128, reset), B: result("fail", 129, reset),
                                C: result("success", 141)}, 100, 170)  # fmt: skip
-    moved = {"t": 131.0, "event": "failover", "fault_at": 127.0, "moved_at": 129.0,
-             "answered_at": 129.5, "restored_at": 131.0, "allowed_s": 5.0,
-             "allowed_failed": 20}  # fmt: skip
+    moved = dict(MOVED)
     r = record(BASELINE, during)
     r.events = [moved]
     v = tempest.check(r)
@@ -140,9 +144,7 @@ def test_a_request_in_flight_when_the_vip_left_its_holder_is_the_failovers_cost(
     during = run(2, "during", {A: result("fail", 190, timeout), B: result("success", 140),
                                C: result("success", 141)},
                  100, 200)  # fmt: skip
-    moved = {"t": 131.0, "event": "failover", "fault_at": 127.0, "moved_at": 129.0,
-             "answered_at": 129.5, "restored_at": 131.0, "allowed_s": 5.0,
-             "allowed_failed": 20}  # fmt: skip
+    moved = dict(MOVED)
     r = record(BASELINE, during)
     r.events = [moved]
     v = tempest.check(r)

@@ -55,13 +55,7 @@ def _failover_excused(failures: list[Request], requests: list[Request],
                       windows: list[failover.Window]) -> tuple[list[Request], int]:  # fmt: skip
     """The failures left once each failover's are excused, if no more than its budget
     (above it, every one of them counts), and how many were excused."""
-    left, inside = by_failover(failures, requests, windows)
-    excused = 0
-    for i, rs in inside.items():
-        if len(rs) <= windows[i].allowed_failed:
-            excused += len(rs)
-        else:
-            left += rs
+    left, excused = failover.within_budget(*by_failover(failures, requests, windows), windows)
     return sorted(left, key=lambda r: r.sent), excused
 
 
@@ -73,17 +67,14 @@ def by_failover(
     kept-alive connection whose client last used it before the VIP moved (the connection
     was to the old holder)."""
     last = _last_use(requests) if windows else {}
-    inside: dict[int, list[Request]] = {}
-    left = []
-    for r in failures:
+
+    def window_of(r: Request) -> failover.Window | None:
         w = failover.spanning(windows, r.sent, r.received)
         if w is None and RESET.search(r.error or "") and id(r) in last:
             w = failover.stale(windows, last[id(r)], r.sent)
-        if w is None:
-            left.append(r)
-        else:
-            inside.setdefault(windows.index(w), []).append(r)
-    return left, inside
+        return w
+
+    return failover.grouped(failures, windows, window_of)
 
 
 def _last_use(requests: list[Request]) -> dict[int, float]:

@@ -86,21 +86,13 @@ def _failovers_spared(evidence: list[dict],
     scenario's is that failover's cost (seen: a server delete set to ERROR by nova-compute,
     whose call to placement through the VIP was refused while the VIP moved), up to its
     budget; above it, every one of them counts."""
-    inside: dict[int, list[dict]] = {}
-    left = []
-    for e in evidence:
+
+    def window_of(e: dict) -> failover.Window | None:
         logged = e.get("logged")
-        w = failover.cut_off(windows, logged["t"], logged["message"]) if logged else None
-        if w is None:
-            left.append(e)
-        else:
-            inside.setdefault(windows.index(w), []).append(e)
-    excused = 0
-    for i, es in inside.items():
-        if len(es) <= windows[i].allowed_failed:
-            excused += len(es)
-        else:
-            left += es
+        return failover.cut_off(windows, logged["t"], logged["message"]) if logged else None
+
+    left, excused = failover.within_budget(*failover.grouped(evidence, windows, window_of),
+                                           windows)  # fmt: skip
     return sorted(left, key=lambda e: e["accepted"]), excused
 
 

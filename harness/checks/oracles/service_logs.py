@@ -108,10 +108,12 @@ def check(record: RunRecord) -> Verdict:
     rolled = sorted((r for r in found if start is None or r.t >= start), key=lambda r: r.t)
     windows = failover.windows(record.events)
     # a failover's cost (checks/failover.py), counted, not judged
-    cut = [r for r in rolled if failover.cut_off(windows, r.t, "\n".join(r.lines))]
-    judged = [r for r in rolled if r not in cut]
+    judged, cut = failover.grouped(
+        rolled, windows, lambda r: failover.cut_off(windows, r.t, "\n".join(r.lines))
+    )
     counts = {"files": len(record.logs), "records": len(judged),
-              "before_roll": len(found) - len(rolled), "failover_excused": len(cut),
+              "before_roll": len(found) - len(rolled),
+              "failover_excused": sum(len(rs) for rs in cut.values()),
               "processes": len({(r.node, r.process) for r in judged})}  # fmt: skip
     calls = _calls(record.bus)
     evidence = [_evidence(r, record.timeline, firsts, calls) for r in judged]
