@@ -270,45 +270,52 @@ class Writer(AuthedUser):
         if final == "pending":  # the load is stopping: the harness settles it (load/settle.py)
             return
         self.with_volume = not self.with_volume
-        if final == "ACTIVE" and self.with_volume:
-            self.volume_lifecycle(server_id)
+        if final == "ACTIVE" and self.with_volume and not self.volume_lifecycle(server_id):
+            # an attach or detach left pending as the load stops: deleting the server now
+            # would end it as "available" and count it lost (a CI run did); settle follows it
+            return
         resp = self.call("DELETE", "nova", f"/v2.1/servers/{server_id}",
                          "nova DELETE /v2.1/servers/{id}", expected=(204,), headers=h)  # fmt: skip
         if resp is not None and resp.status_code == 204:
             self.operation("server-delete", server_id, resp)
 
-    def volume_lifecycle(self, server_id: str) -> None:
+    def volume_lifecycle(self, server_id: str) -> bool:
         """A volume created, attached to the server, detached and deleted; each step is an
-        operation, and the next is tried only once the last one completed."""
+        operation, and the next is tried only once the last one completed. False if the
+        load stopped while one was pending."""
         volumes = f"/v3/{self.project_id}/volumes"
         body = {"volume": {"size": 1, "name": f"load-{self.name_}-{int(time.time())}"}}
         resp = self.call("POST", "cinder", volumes, "cinder POST /v3/{project}/volumes",
                          expected=(202,), headers=self.headers(), body=body)  # fmt: skip
         if resp is None or resp.status_code != 202:
-            return
+            return True
         volume_id = resp.json()["volume"]["id"]
-        if self.operation("volume-create", volume_id, resp) != "available":
-            return
+        final = self.operation("volume-create", volume_id, resp)
+        if final != "available":
+            return final != "pending"
         attachments = f"/v2.1/servers/{server_id}/os-volume_attachments"
         body = {"volumeAttachment": {"volumeId": volume_id}}
         resp = self.call("POST", "nova", attachments,
                          "nova POST /v2.1/servers/{id}/os-volume_attachments", expected=(200,),
                          headers=self.headers(), body=body)  # fmt: skip
         if resp is not None and resp.status_code == 200:
-            if self.operation("volume-attach", volume_id, resp) != "in-use":
-                return
+            final = self.operation("volume-attach", volume_id, resp)
+            if final != "in-use":
+                return final != "pending"
             resp = self.call("DELETE", "nova", f"{attachments}/{volume_id}",
                              "nova DELETE /v2.1/servers/{id}/os-volume_attachments/{volume}",
                              expected=(202,), headers=self.headers())  # fmt: skip
             if resp is None or resp.status_code != 202:
-                return
-            if self.operation("volume-detach", volume_id, resp) != "available":
-                return
+                return True
+            final = self.operation("volume-detach", volume_id, resp)
+            if final != "available":
+                return final != "pending"
         resp = self.call("DELETE", "cinder", f"{volumes}/{volume_id}",
                          "cinder DELETE /v3/{project}/volumes/{id}", expected=(202,),
                          headers=self.headers())  # fmt: skip
         if resp is not None and resp.status_code == 202:
             self.operation("volume-delete", volume_id, resp)
+        return True
 
     def operation(self, kind: str, resource_id: str, resp) -> str:
         """Wait for the operation the API accepted with `resp` to reach one of its final

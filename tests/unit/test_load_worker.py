@@ -165,8 +165,9 @@ class ErrorAfterActive(FakeCloud):
         return code, body, headers
 
 
-def run_writer(tmp_path, fake: FakeCloud, until: str) -> list[dict]:
-    """One Writer against `fake` until its ledger holds `until`: the ledger's records."""
+def run_writer(tmp_path, fake: FakeCloud, until: str, linger: float = 0) -> list[dict]:
+    """One Writer against `fake` until its ledger holds `until` (and `linger` seconds
+    more): the ledger's records."""
     server = serve(fake)
     try:
         cfg = config(tmp_path, "lo")
@@ -181,6 +182,7 @@ def run_writer(tmp_path, fake: FakeCloud, until: str) -> list[dict]:
             if ledger.exists() and until in ledger.read_text():
                 break
             time.sleep(0.5)
+        time.sleep(linger)
         (tmp_path / "stop").touch()
         assert worker.wait(timeout=30) == 0
     finally:
@@ -209,3 +211,29 @@ def test_a_build_in_error_when_its_delete_began_is_the_creates_loss_not_the_dele
     ops = outcomes(read(tmp_path / "requests.jsonl")[1])
     last = {(op.kind, op.resource_id): op.final for op in ops}
     assert last[("server-create", "s1")] == "ERROR"  # the create's last word
+
+
+class AttachNeverEnds(FakeCloud):
+    """An attach nova accepted but its compute has not finished when the load stops."""
+
+    def __init__(self):
+        super().__init__()
+        self.deleted: list[str] = []
+
+    def nova(self, method, rest):
+        if rest[1:2] == ["os-volume_attachments"] and method == "POST":
+            self.volumes[next(iter(self.volumes))] = "attaching"
+            return 200, {"volumeAttachment": {}}, {}
+        if method == "DELETE":
+            self.deleted.append("/".join(rest))
+        return super().nova(method, rest)
+
+
+def test_a_load_stopping_during_an_attach_leaves_its_server_to_the_settling(tmp_path):
+    # a CI run's writer, asked to stop while an attach was pending, deleted the server: the
+    # attach then ended "available" (detached by the delete) and was counted lost
+    fake = AttachNeverEnds()
+    records = run_writer(tmp_path, fake, '"volume-create"', linger=3)
+    attach = [r for r in records if r["record"] == "operation" and r["kind"] == "volume-attach"]
+    assert [r["final"] for r in attach] == ["pending"]
+    assert fake.deleted == [] and not any(r.get("kind") == "server-delete" for r in records)
