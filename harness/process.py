@@ -49,8 +49,17 @@ class StopRecord:
     forced: bool  # SIGKILL was needed
 
 
-def netns_argv(netns: str | None, argv: list[str]) -> list[str]:
-    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+def netns_argv(netns: str | None, argv: list[str], shared_mounts: bool = False) -> list[str]:
+    """`argv` run in network namespace `netns`. `ip netns exec` gives the command a mount
+    namespace of its own (and a /sys of the namespace's devices); a process that makes
+    namespaces itself (neutron's DHCP agent, its `qdhcp-`) needs the root one, or what it
+    bind-mounts in /run/netns is seen by nobody else: `nsenter --net` switches the network
+    namespace alone (docs/neutron-agents-research.md, section 3)."""
+    if not netns:
+        return list(argv)
+    if shared_mounts:
+        return ["nsenter", f"--net=/run/netns/{netns}", "--", *argv]
+    return ["ip", "netns", "exec", netns, *argv]
 
 
 def spawn(
@@ -62,12 +71,13 @@ def spawn(
     log: Path,
     release: str | None = None,
     cwd: Path | None = None,
+    shared_mounts: bool = False,
 ) -> Proc:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         # `ip netns exec` execs the command, so the pid we get is the service's own.
         child = subprocess.Popen(
-            netns_argv(netns, argv),
+            netns_argv(netns, argv, shared_mounts),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -187,6 +197,7 @@ def run(
     log: Path,
     timeout: float,
     stdin: str | None = None,
+    shared_mounts: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run a one-shot command (a DB sync, say) in a namespace, output appended to `log`
     (and, at debug level, to the harness's log: the step's log, when a step runs it)."""
@@ -196,7 +207,7 @@ def run(
         out.flush()
         start = out.tell()
         done = subprocess.run(
-            netns_argv(netns, argv),
+            netns_argv(netns, argv, shared_mounts),
             input=stdin.encode() if stdin is not None else None,
             stdout=out,
             stderr=subprocess.STDOUT,

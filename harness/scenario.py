@@ -109,6 +109,7 @@ class PlanOptions:
     leave_old: tuple[tuple[str, str], ...] = ()  # (node, process) never restarted
     skip_actions: tuple[tuple[str, str], ...] = ()  # (service, action) never run: a contract
     reset_caps: bool = True  # false: no service drops the RPC cap it cached while peers were old
+    servers_first: bool = True  # false: agents restart before the servers they report to
     faults: tuple[Fault, ...] = ()
 
 

@@ -25,7 +25,7 @@ class Load:
 
 
 def start(cloud: CloudView, run_dir: Path, image: str, flavor: str, max_seconds: float = 3600,
-          microversion: str = "latest") -> Load:  # fmt: skip
+          microversion: str = "latest", network: str | None = None) -> Load:  # fmt: skip
     """The scenario's load (`load:`, scenario.LoadOptions) in its own process."""
     opts = cloud.scenario.load
     load_dir = run_dir / "load"
@@ -38,6 +38,7 @@ def start(cloud: CloudView, run_dir: Path, image: str, flavor: str, max_seconds:
         "apis": {svc.project: svc.api.name for svc in ORDER if svc.api},
         "username": "admin", "project": "admin",
         "password": cloud.secrets.get("user-admin"), "image": image, "flavor": flavor,
+        "network": network,  # the servers' network; None: "networks": "none" (no agents)
         "users": list(opts.user_classes), "user_count": opts.users, "spawn_rate": opts.users,
         "think_time": list(opts.think_time), "timeout": opts.request_timeout,
         "operation_timeout": opts.operation_timeout, "microversion": microversion,

@@ -58,10 +58,12 @@ class Operation:
 # Each operation the load records: the status that means it completed, and every status
 # that ends it (the load and the settle phase wait for one of those). An attach or a detach
 # nova rolled back ends with the volume as it was before.
+BINDING_FAILED = "binding_failed"  # a port no mechanism driver could bind: it ends there
+
 DONE = {
     "server-create": "ACTIVE", "server-delete": "DELETED",
     "volume-create": "available", "volume-attach": "in-use", "volume-detach": "available",
-    "volume-delete": "DELETED",
+    "volume-delete": "DELETED", "port-up": "ACTIVE",
 }  # fmt: skip
 FINALS = {
     # a delete its compute failed leaves the server in ERROR: that ends it (not done)
@@ -70,6 +72,7 @@ FINALS = {
     "volume-attach": {"in-use", "available", "error", "error_attaching"},
     "volume-detach": {"available", "in-use", "error", "error_detaching"},
     "volume-delete": {"DELETED", "error", "error_deleting"},
+    "port-up": {"ACTIVE", "ERROR", "DELETED", BINDING_FAILED},
 }  # fmt: skip
 
 
@@ -79,6 +82,12 @@ def server_state(status: str | None, task_state: str | None) -> str | None:
     ended: seen, a build its compute set to ERROR just after the load saw it ACTIVE, then
     deleted — the delete succeeded, and ending it on that ERROR blamed the delete."""
     return f"{status} ({task_state})" if status and task_state else status
+
+
+def port_state(port: dict) -> str | None:
+    """A port's state as the ledger waits on it: its status, or `binding_failed` when ML2
+    could not bind it (it stays DOWN for good)."""
+    return BINDING_FAILED if port.get("binding:vif_type") == BINDING_FAILED else port.get("status")
 
 
 # A delete's first look finding the server like this: it was in ERROR before the delete.

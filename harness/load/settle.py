@@ -18,7 +18,7 @@ from harness import wait
 from harness.backends import CloudView, openstack_api
 from harness.errors import StepFailed
 from harness.load import ledger
-from harness.load.ledger import Held, Operation, ends, server_state
+from harness.load.ledger import Held, Operation, ends, port_state, server_state
 from harness.progress import log
 
 GRACE = 10.0  # s: what an operation already past its bound still gets to be seen final
@@ -69,6 +69,9 @@ def _status(conn, op: Operation) -> str:
         if op.kind.startswith("server-"):
             server = conn.compute.get_server(op.resource_id)
             return server_state(server.status, server.task_state)
+        if op.kind.startswith("port-"):
+            port = conn.network.get_port(op.resource_id)
+            return port_state({"status": port.status, "binding:vif_type": port.binding_vif_type})
         return conn.block_storage.get_volume(op.resource_id).status
     except openstack.exceptions.NotFoundException:
         return "DELETED"

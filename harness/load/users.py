@@ -30,6 +30,7 @@ from harness.load.ledger import (
     Request,
     dump,
     ends,
+    port_state,
     server_state,
 )
 
@@ -258,7 +259,10 @@ class Writer(AuthedUser):
     @task(3)
     def server_lifecycle(self):
         h = self.headers("2.37")
-        server = {"name": f"load-{self.name_}-{int(time.time())}", "networks": "none",
+        # on the load's network where neutron has agents: a port bound by ML2, served by
+        # the DHCP agent (a build whose port cannot be bound ends in ERROR)
+        networks = [{"uuid": SETTINGS["network"]}] if SETTINGS.get("network") else "none"
+        server = {"name": f"load-{self.name_}-{int(time.time())}", "networks": networks,
                   "imageRef": SETTINGS["image"], "flavorRef": SETTINGS["flavor"]}  # fmt: skip
         body = {"server": server}
         resp = self.call("POST", "nova", "/v2.1/servers", "nova POST /v2.1/servers",
@@ -269,6 +273,8 @@ class Writer(AuthedUser):
         final = self.operation("server-create", server_id, resp)
         if final == "pending":  # the load is stopping: the harness settles it (load/settle.py)
             return
+        if final == "ACTIVE" and SETTINGS.get("network") and not self.port_up(server_id, resp):
+            return  # as with an attach below: its server is left to the settling
         self.with_volume = not self.with_volume
         if final == "ACTIVE" and self.with_volume and not self.volume_lifecycle(server_id):
             # an attach or detach left pending as the load stops: deleting the server now
@@ -278,6 +284,20 @@ class Writer(AuthedUser):
                          "nova DELETE /v2.1/servers/{id}", expected=(204,), headers=h)  # fmt: skip
         if resp is not None and resp.status_code == 204:
             self.operation("server-delete", server_id, resp)
+
+    def port_up(self, server_id: str, created) -> bool:
+        """The server's port on the load's network reaches ACTIVE: bound to the compute's
+        host by ML2, wired by that node's L2 agent and given its entry by the DHCP agent
+        (neutron holds a port DOWN until both have reported, its provisioning blocks) —
+        each over RPC between the server and an agent. An operation under the create's
+        request id (nova carries it to neutron). False if the load stopped first."""
+        resp = self.call("GET", "neutron", f"/v2.0/ports?device_id={server_id}",
+                         "neutron GET /v2.0/ports?device_id={id}",
+                         headers=self.headers())  # fmt: skip
+        ports = _json(resp).get("ports") or []
+        if not ports:  # a server ACTIVE with no port: nova's own failure, judged elsewhere
+            return True
+        return self.operation("port-up", ports[0]["id"], created) != "pending"
 
     def volume_lifecycle(self, server_id: str) -> bool:
         """A volume created, attached to the server, detached and deleted; each step is an
@@ -322,7 +342,8 @@ class Writer(AuthedUser):
         states (ledger.FINALS; "pending" if the load stops or its time runs out first), and
         record its outcome."""
         accepted = time.time()
-        status_of = self.server_status if kind.startswith("server-") else self.volume_status
+        status_of = {"server": self.server_status, "volume": self.volume_status,
+                     "port": self.port_status}[kind.split("-")[0]]  # fmt: skip
         deadline = accepted + SETTINGS["operation_timeout"]
         final, first, held = "pending", None, Held(accepted)
         while time.time() < deadline and not STOPPING:
@@ -360,6 +381,14 @@ class Writer(AuthedUser):
             return "DELETED"
         server = resp.json()["server"]
         return server_state(server["status"], server.get("OS-EXT-STS:task_state"))
+
+    def port_status(self, port_id: str) -> str | None:
+        resp = self.call("GET", "neutron", f"/v2.0/ports/{port_id}",
+                         "neutron GET /v2.0/ports/{id}", expected=(200, 404),
+                         headers=self.headers())  # fmt: skip
+        if resp is None:
+            return None
+        return "DELETED" if resp.status_code == 404 else port_state(resp.json()["port"])
 
     def volume_status(self, volume_id: str) -> str | None:
         resp = self.call("GET", "cinder", f"/v3/{self.project_id}/volumes/{volume_id}",

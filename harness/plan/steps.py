@@ -18,9 +18,11 @@ FAILOVERS = ("stop-vip-haproxy", "kill-vip-keepalived")
 # The selftest's faults (a scenario's plan.faults; the schema's enum is checked against it).
 FAULTS = ("kill-compute-and-delete-queue", "kill-conductor-during-builds",
           "force-down-live-compute", "kill-volume-during-creates", "restart-rabbitmq",
-          "single-api", "servers-across-apis", "hold", *FAILOVERS)  # fmt: skip
+          "single-api", "servers-across-apis", "hold", "kill-dhcp-agent-and-delete-queue",
+          *FAILOVERS)  # fmt: skip
 # The faults that act on one node: a scenario must name it (plan/wrong.py checks).
-NODE_FAULTS = ("kill-compute-and-delete-queue", "force-down-live-compute", "single-api")
+NODE_FAULTS = ("kill-compute-and-delete-queue", "force-down-live-compute", "single-api",
+               "kill-dhcp-agent-and-delete-queue")  # fmt: skip
 BURST = 4  # server builds handed to the conductor at once before it is killed
 FORCED = 2  # server builds forced onto a dead compute
 VOLUME_BURST = 6  # volume creates handed to cinder-volume at once (its default quota is 10)
@@ -229,6 +231,10 @@ def describe_fault(action: str, node: str | None, service: str | None, seconds=N
         "kill-compute-and-delete-queue": (
             f"SIGKILL nova-compute on {node}, force {FORCED} builds onto it, delete its queue "
             "with the casts in it, start it again"
+        ),
+        "kill-dhcp-agent-and-delete-queue": (
+            f"SIGKILL neutron-dhcp-agent on {node}, create {FORCED} ports on its network, "
+            "delete its queue with the casts in it, start it again"
         ),
         "kill-conductor-during-builds": (
             f"{BURST} builds at once, SIGKILL nova-conductor while it holds them, start it again"

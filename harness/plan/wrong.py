@@ -29,6 +29,8 @@ def apply(scenario: Scenario, phases: list[tuple[str, list[st.Step]]]) -> list:
     """The phases (name, steps) with the scenario's wrong options applied."""
     _check_nodes(scenario)
     out = [(name, [s for s in steps if _kept(scenario.plan, s)]) for name, steps in phases]
+    if not scenario.plan.servers_first:
+        out = [(name, _agents_first(steps)) for name, steps in out]
     for fault in scenario.plan.faults:
         if fault.action not in st.FAILOVERS or (scenario.vrrp and _anchored(scenario, fault)):
             out = _insert(out, fault, scenario)
@@ -48,7 +50,8 @@ def corrected(scenario: Scenario) -> Scenario:
     nodes, which is what the host checks compare them with."""
     right = PlanOptions()
     fixed = {f: getattr(right, f) for f in ("projects", "drain_apis", "rpc_pin", "leave_old",
-                                             "skip_actions", "reset_caps", "faults")}  # fmt: skip
+                                             "skip_actions", "reset_caps", "servers_first",
+                                             "faults")}  # fmt: skip
     return replace(scenario, plan=replace(scenario.plan, **fixed))
 
 
@@ -63,6 +66,8 @@ def describe(options: PlanOptions) -> str:
         parts.append("rpc_pin=false")
     if not options.reset_caps:
         parts.append("reset_caps=false")
+    if not options.servers_first:
+        parts.append("servers_first=false")
     parts += [f"leave_old={node}/{process}" for node, process in options.leave_old]
     parts += [f"skip={service}/{action}" for service, action in options.skip_actions]
     parts += [f"fault={f.action}" for f in options.faults if f.action not in st.FAILOVERS]
@@ -101,6 +106,22 @@ def _kept(options: PlanOptions, step: st.Step) -> bool:
         if (step.host, process) in options.leave_old:
             return False
     return True
+
+
+def _agents_first(steps: list[st.Step]) -> list[st.Step]:
+    """The restarts of the processes a guide wants after their servers
+    (Service.upgraded_after), moved before the first restart of those servers."""
+    later = {p: first for svc in BY_NAME.values() for p, first in svc.upgraded_after.items()}
+    agents = [s for s in steps if isinstance(s, st.Restart) and s.process in later]
+    servers = {q for s in agents for q in later[s.process]}
+    rest = [s for s in steps if s not in agents]
+    at = next((i for i, s in enumerate(rest) if getattr(s, "process", None) in servers), None)
+    if not agents or at is None:
+        return steps
+    # the servers' drain comes just before their restart: the agents go before that
+    while at > 0 and isinstance(rest[at - 1], (st.Drain, st.Admit)):
+        at -= 1
+    return rest[:at] + agents + rest[at:]
 
 
 def _fields(phase: str, step: st.Step) -> dict[str, str | None]:

@@ -45,7 +45,9 @@ class Watch:
             self.events.write("probes-started")
         conn = openstack_api.admin(self.cloud)
         image, flavor = smoke.ensure_image_and_flavor(conn)
-        self.load = control.start(self.cloud, self.run_dir, image, flavor)
+        agents = any(n.has("network") for n in self.cloud.scenario.nodes)
+        network = smoke.ensure_load_network(conn) if agents else None
+        self.load = control.start(self.cloud, self.run_dir, image, flavor, network=network)
         self.events.write("load-started")
 
     @contextlib.contextmanager

@@ -112,6 +112,10 @@ class Service:
     # The default rolling procedure: these actions, the APIs one node at a time, those.
     before_roll: tuple[str, ...] = ()
     after_roll: tuple[str, ...] = ()
+    # What its upgrade guide requires of the order: a process (key) may run the new
+    # release only once every one of these runs it, on every node (the procedure oracle
+    # judges what the processes ran, as the runner recorded it).
+    upgraded_after: dict[str, tuple[str, ...]] = {}
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -156,6 +160,23 @@ class Service:
 
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         raise NotImplementedError(name)
+
+    def after_daemon_start(self, cloud: Cloud, node: Node, name: str) -> None:
+        """Called once daemon `name` was started as the cloud comes up, before the next:
+        what the daemons after it need of it (a queue to call into, say)."""
+
+    def daemon_env(self, cloud: Cloud, node: Node, name: str) -> dict[str, str]:
+        """What daemon `name` needs in its environment beyond its release's venv."""
+        return {}
+
+    # Daemons that make network namespaces themselves, which others must see: started with
+    # the root mount namespace (process.netns_argv).
+    shared_mounts: tuple[str, ...] = ()
+
+    def namespaces_made(self, cloud: Cloud, node: Node) -> list[str]:
+        """The network namespaces its daemons made on `node` (as their state shows): the
+        cloud's teardown ends what runs in them and removes them."""
+        return []
 
     def api_env(self, cloud: Cloud, node: Node) -> dict[str, str]:
         return {}

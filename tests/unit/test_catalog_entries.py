@@ -41,8 +41,9 @@ def test_the_catalog_has_the_issues_cases():
     # 1-8: the procedure issue's; 9: a schema step skipped, 10: no drain under the light
     # load, 11: an old API left serving (the oracles issue's), 12: a cap reset skipped, 13: a
     # cinder-api restarted without a drain, 14: cinder-volume killed with creates in hand,
-    # 15: a pin above a live compute (the cinder and pins issue's)
-    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 16)]
+    # 15: a pin above a live compute (the cinder and pins issue's), 16: neutron's agents
+    # before its servers, 17: the DHCP agent's queue deleted with casts in it (the agents')
+    assert [name.split("-", 1)[0] for name in CASES] == [str(i) for i in range(1, 18)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -24,7 +24,7 @@ from harness.services import BY_NAME, ORDER
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = "harness/schema/scenario.schema.json"
 PROPS = json.loads((ROOT / SCHEMA_FILE).read_text())["properties"]
-GENERIC_ROLES = ["controller", "api", "compute", "lb"]
+GENERIC_ROLES = ["controller", "api", "compute", "lb", "network"]
 
 
 def enum(*path: str) -> list[str]:

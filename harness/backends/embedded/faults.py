@@ -84,6 +84,8 @@ def inject(cloud: Cloud, action: str, node: str | None, service: str | None,
     """Do `action` (harness/plan/steps.py: describe_fault says what each is)."""
     if action == "kill-compute-and-delete-queue":
         kill_compute_and_delete_queue(cloud, node)
+    elif action == "kill-dhcp-agent-and-delete-queue":
+        kill_dhcp_agent_and_delete_queue(cloud, node)
     elif action == "kill-conductor-during-builds":
         kill_conductor_during_builds(cloud, ledger_path)
     elif action == "force-down-live-compute":
@@ -123,6 +125,25 @@ def kill_compute_and_delete_queue(cloud: Cloud, node: str) -> None:
     conn = openstack_api.admin(cloud)
     for server in created:
         conn.compute.delete_server(server, ignore_missing=True)
+
+
+def kill_dhcp_agent_and_delete_queue(cloud: Cloud, node: str) -> None:
+    agent = "neutron-dhcp-agent"
+    series = cloud.release(node, agent)
+    queue = f"dhcp_agent.{node}"
+    operations.kill(cloud, node, agent)
+    # Ports created on the load's network while the agent is dead: neutron-server casts
+    # each port_create_end to the agent's queue, which is then deleted with them in it.
+    conn = openstack_api.admin(cloud)
+    network = smoke.ensure_load_network(conn)
+    ports = [conn.network.create_port(network_id=network, name=f"queued-{i}").id
+             for i in range(FORCED)]  # fmt: skip
+    _wait_queue_depth(cloud, queue)
+    if rabbitmq.ctl(cloud, "delete_queue", queue) != 0:
+        raise RuntimeError(f"rabbitmqctl delete_queue {queue} failed")
+    operations.start(cloud, "neutron", node, agent, series)
+    for port in ports:
+        conn.network.delete_port(port, ignore_missing=True)
 
 
 def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:

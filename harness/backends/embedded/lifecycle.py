@@ -21,7 +21,7 @@ from harness import process, wait
 from harness import scenario as scenario_mod
 from harness.backends.embedded import netns
 from harness.backends.embedded.cloud import Cloud
-from harness.backends.embedded.infra import haproxy, keepalived, mariadb, rabbitmq
+from harness.backends.embedded.infra import haproxy, keepalived, mariadb, ovs, rabbitmq
 from harness.backends.embedded.prereqs import require
 from harness.errors import StepFailed, UserError
 from harness.progress import log
@@ -36,7 +36,7 @@ from harness.services.keystone.service import register
 # (harness/backends/embedded/ssh.py), when it runs.
 # Stopped in this order at teardown: keepalived first, so the VIP does not move to a node
 # whose HAProxy is going too.
-INFRA = ("sshd", "keepalived", "haproxy", "rabbitmq", "epmd", "mariadb")
+INFRA = ("sshd", "keepalived", "haproxy", ovs.SWITCH, ovs.DB, "rabbitmq", "epmd", "mariadb")
 # Tearing down needs no grace: nothing of the cloud is kept. (Graceful stops during the
 # roll use the scenario's stop_timeout.)
 TEARDOWN_TIMEOUT = 10.0
@@ -106,6 +106,12 @@ def _bring_up(cloud: Cloud) -> None:
         for db in svc.databases:
             mariadb.create_database(cloud, db, svc.project)
     rabbitmq.start(cloud)
+    switches = [n for n in s.nodes if n.has("network")]
+    if switches:
+        log.info("infra: Open vSwitch (userspace datapath) on %s",
+                 ", ".join(n.name for n in switches))  # fmt: skip
+    for node in switches:
+        ovs.start(cloud, node)
     _start_balancers(cloud)
     for svc in ORDER:
         _start_service(cloud, svc)
@@ -145,6 +151,7 @@ def _start_service(cloud: Cloud, svc: Service) -> None:
     for node in nodes:
         for name in svc.daemons(node):
             start_daemon(cloud, svc, node, name, base)
+            svc.after_daemon_start(cloud, node, name)
     svc.after_start(cloud)
     log.info("%s: up on %s in %.1f s", svc.project, ", ".join(n.name for n in nodes),
              time.monotonic() - started)  # fmt: skip
@@ -167,7 +174,8 @@ def launch(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> La
         ini = uwsgi_ini(cloud, node, svc.api, series, svc.uwsgi_options(cloud, node, series))
         argv = [str(cloud.venv(series) / "bin" / "uwsgi"), "--ini", str(ini)]
     else:
-        argv, env = svc.daemon_argv(cloud, node, name), cloud.service_env(series)
+        argv = svc.daemon_argv(cloud, node, name)
+        env = cloud.service_env(series, svc.daemon_env(cloud, node, name))
     return Launch(argv, env, cloud.log_path(node, name))
 
 
@@ -181,7 +189,8 @@ def started(cloud: Cloud, proc: process.Proc) -> process.Proc:
 
 def start_process(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> process.Proc:
     run = launch(cloud, svc, node, name, series)
-    proc = process.spawn(name, node.name, cloud.netns(node), run.argv, run.env, run.log, series)
+    proc = process.spawn(name, node.name, cloud.netns(node), run.argv, run.env, run.log, series,
+                         shared_mounts=name in svc.shared_mounts)  # fmt: skip
     return started(cloud, proc)
 
 
@@ -221,7 +230,10 @@ def teardown(cloud: Cloud) -> None:
             log.warning(
                 "%s on %s ignored SIGTERM for %.1f s: killed", stop.name, stop.node, stop.waited
             )
-    for ns in cloud.record["namespaces"]:
+    existing = netns.existing_namespaces()
+    made = [ns for svc in ORDER for node in cloud.scenario.nodes
+            for ns in svc.namespaces_made(cloud, node) if ns in existing]  # fmt: skip
+    for ns in [*made, *cloud.record["namespaces"]]:  # dnsmasq runs in the agents' own
         _kill_leftovers(ns)
         netns.delete_namespace(ns)
     for i in range(len(cloud.record["namespaces"])):

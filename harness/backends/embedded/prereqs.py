@@ -28,6 +28,12 @@ PACKAGES = (
     "socat",
     # faults: a port that refuses connections for a while (harness/backends/embedded/faults.py)
     "nftables",
+    # neutron's agents (nodes with the `network` role): OVS's userspace datapath
+    # (infra/ovs.py; its service is never started), the DHCP agent's dnsmasq and the
+    # iptables-save it runs in each qdhcp- namespace
+    "openvswitch-switch",
+    "dnsmasq-base",
+    "iptables",
     # uwsgi (in every release venv) compiles from source: a C compiler and Python headers.
     "gcc",
     "python3-dev",

@@ -10,6 +10,7 @@ left; `nova-status upgrade check`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import process, wait
@@ -33,6 +34,11 @@ if TYPE_CHECKING:  # the embedded cloud imports the services' registry
     from harness.backends.embedded.cloud import Cloud
 
 CONTROLLER_DAEMONS = ("nova-conductor", "nova-scheduler")
+# The fake driver, plus a guest's port on the node's OVS where neutron's agents run
+# (stand_in/ovs_plugging.py): nova imports drivers from nova.virt alone, which
+# stand_in/sitecustomize.py extends for the computes started with it on PYTHONPATH.
+STAND_IN = Path(__file__).with_name("stand_in")
+FAKE, PLUGGING = "fake.FakeDriverWithoutFakeNodes", "ovs_plugging.PluggingFakeDriver"
 NATIVE_THREADS_API = "2026.1"  # the first series whose API runs without eventlet (33.0.0)
 
 
@@ -135,7 +141,7 @@ class Nova(Service):
                     "host": node.name,
                     "my_ip": node.address,
                     "transport_url": cloud.transport_url,
-                    "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+                    "compute_driver": PLUGGING if node.has("network") else FAKE,
                     # The fake driver keeps guests in memory only: after a compute restart
                     # the power-state sync (run at start) would find every guest gone and
                     # zero its power state. A stand-in artifact, not an upgrade effect.
@@ -196,6 +202,13 @@ class Nova(Service):
 
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         return [name, *self.config_args(cloud, node, db=name != "nova-compute")]
+
+    def daemon_env(self, cloud: Cloud, node: Node, name: str) -> dict[str, str]:
+        if name != "nova-compute" or not node.has("network"):
+            return {}
+        from harness.backends.embedded.infra import ovs  # the embedded cloud's own switch
+
+        return {"PYTHONPATH": str(STAND_IN), **ovs.env(cloud, node)}
 
     def sync(self, cloud: Cloud, series: str) -> None:
         conf = self.config_args(cloud, cloud.scenario.controller)

@@ -37,6 +37,20 @@ def ensure_image_and_flavor(conn) -> tuple[str, str]:
     return image.id, flavor.id
 
 
+LOAD_NETWORK, LOAD_CIDR = "uh-load", "198.51.100.0/24"  # TEST-NET-2: never routed
+
+
+def ensure_load_network(conn) -> str:
+    """The shared network the load's servers boot on where neutron has agents: each
+    server's port is bound to its compute's host by ML2 and served by the DHCP agent."""
+    network = conn.network.find_network(LOAD_NETWORK)
+    if network is None:
+        network = conn.network.create_network(name=LOAD_NETWORK, is_shared=True)
+        conn.network.create_subnet(name=LOAD_NETWORK, network_id=network.id, ip_version=4,
+                                   cidr=LOAD_CIDR, enable_dhcp=True)  # fmt: skip
+    return network.id
+
+
 def boot_and_delete(cloud: CloudView, timeout: float = 180) -> SmokeResult:
     conn = openstack_api.admin(cloud)
     image_id, flavor_id = ensure_image_and_flavor(conn)
