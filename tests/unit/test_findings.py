@@ -128,3 +128,28 @@ def test_the_default_scenarios_fanout_finding_waives_the_build_its_compute_logge
     assert verdict(lost("ERROR", fanout)) == XFAIL
     assert verdict(lost("pending", fanout)) == FAIL
     assert verdict(lost("ERROR", "Build of instance aborted: boom")) == FAIL
+
+
+def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agent_stops():
+    """The records a roll with neutron's agents showed (docs/neutron-agents-research.md,
+    section 9): a server's push to a versioned-object fanout gone with the last old agent,
+    waived during an OVS agent's restart and nowhere else."""
+    from pathlib import Path
+
+    from harness import scenario
+
+    root = Path(__file__).resolve().parents[2]
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
+    push = ("Failed to publish message to topic 'neutron-vo-Port-1.10_fanout': Basic.publish: "
+            "(404) NOT_FOUND - no exchange 'neutron-vo-Port-1.10_fanout' in vhost '/'")  # fmt: skip
+    agent = "5.10 neutron-openvswitch-agent on compute-api: graceful stop (SIGTERM, ...)"
+
+    def verdict(process, step, message=push):
+        record = {"process": process, "release": "2026.2", "step": step, "message": message}
+        v = Verdict("service_logs", FAIL, "logged", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    assert verdict("neutron-rpc-server", agent) == XFAIL
+    assert verdict("neutron-api", agent) == XFAIL
+    assert verdict("neutron-api", "5.4 neutron-api on controller: graceful stop (...)") == FAIL
+    assert verdict("neutron-api", agent, "NetworkNotFound: Network x could not be found.") == FAIL
