@@ -18,7 +18,7 @@ from harness.errors import StepFailed
 from harness.plan.planner import Plan
 from harness.plan.steps import Context, Outcome
 from harness.progress import log
-from harness.services import ORDER
+from harness.services import UPGRADED_AFTER
 
 
 @dataclass
@@ -62,7 +62,7 @@ def execute(plan: Plan, ctx: Context, result: RunResult | None = None) -> RunRes
         steps=total,
         scenario=plan.scenario.name,
         target=plan.scenario.release_to,
-        order=_order_rules(),
+        order={p: list(first) for p, first in UPGRADED_AFTER.items()},  # procedure oracle
     )
     ctx.events.write("releases", releases=ctx.backend.releases())
     for n, (step_id, phase, step) in enumerate(plan.numbered(), 1):
@@ -152,9 +152,3 @@ def _failure_message(plan: Plan, res: StepResult, releases: dict, replay: str | 
         f"{replay or f'harness run {shlex.quote(str(plan.scenario.path))} --seed {plan.seed}'}\n"
         f"  releases: {table}"
     )
-
-
-def _order_rules() -> dict[str, list[str]]:
-    """What the services' guides require of the order (Service.upgraded_after), for the
-    procedure oracle: process → the processes that must run the new release first."""
-    return {p: list(first) for svc in ORDER for p, first in svc.upgraded_after.items()}

@@ -15,7 +15,7 @@ from dataclasses import replace
 from harness.errors import UserError
 from harness.plan import steps as st
 from harness.scenario import Fault, PlanOptions, Scenario
-from harness.services import BY_NAME
+from harness.services import BY_NAME, UPGRADED_AFTER
 
 RPC_PIN = BY_NAME["nova"].rpc_pin[:2]  # (section, key)
 
@@ -111,9 +111,8 @@ def _kept(options: PlanOptions, step: st.Step) -> bool:
 def _agents_first(steps: list[st.Step]) -> list[st.Step]:
     """The restarts of the processes a guide wants after their servers
     (Service.upgraded_after), moved before the first restart of those servers."""
-    later = {p: first for svc in BY_NAME.values() for p, first in svc.upgraded_after.items()}
-    agents = [s for s in steps if isinstance(s, st.Restart) and s.process in later]
-    servers = {q for s in agents for q in later[s.process]}
+    agents = [s for s in steps if isinstance(s, st.Restart) and s.process in UPGRADED_AFTER]
+    servers = {q for s in agents for q in UPGRADED_AFTER[s.process]}
     rest = [s for s in steps if s not in agents]
     at = next((i for i, s in enumerate(rest) if getattr(s, "process", None) in servers), None)
     if not agents or at is None:

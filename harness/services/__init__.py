@@ -14,4 +14,10 @@ ORDER: tuple[Service, ...] = (Keystone(), Glance(), Placement(), Neutron(), Cind
 
 BY_NAME = {s.project: s for s in ORDER}
 
-__all__ = ["ORDER", "BY_NAME", "Service"]
+# What the services' guides require of the order (Service.upgraded_after), all services
+# together: process → the processes that must run the new release before it does.
+UPGRADED_AFTER: dict[str, tuple[str, ...]] = {
+    p: first for s in ORDER for p, first in s.upgraded_after.items()
+}
+
+__all__ = ["ORDER", "BY_NAME", "UPGRADED_AFTER", "Service"]

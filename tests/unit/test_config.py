@@ -14,16 +14,20 @@ from harness.services.base import read_ini, uwsgi_ini
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cloud(tmp_path):
-    s = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
-    c = Cloud(s, tmp_path)
+def configured(s: scenario.Scenario, state: Path) -> Cloud:
+    """A cloud of `s` with every service's config files written, nothing started."""
+    c = Cloud(s, state)
     c.record["venvs"] = {"2026.1": "/opt/venvs/2026.1", "2026.2": "/opt/venvs/2026.2"}
     for node in s.nodes:
         for svc in ORDER:
             if svc.runs_on(node):
                 svc.configure(c, node)
     return c
+
+
+@pytest.fixture
+def cloud(tmp_path):
+    return configured(scenario.load(ROOT / "scenarios" / "nova-rolling.yaml"), tmp_path)
 
 
 def test_every_nova_process_has_its_own_host_and_reaches_infra_on_the_controller(cloud):

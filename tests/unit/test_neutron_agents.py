@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from harness import process, scenario
-from harness.backends.embedded.cloud import Cloud
 from harness.backends.embedded.infra import ovs
 from harness.plan import planner
 from harness.plan import steps as st
-from harness.services import BY_NAME, ORDER
+from harness.services import BY_NAME
 from harness.services.base import read_ini
+
+from .test_config import configured
 
 ROOT = Path(__file__).resolve().parents[2]
 NEUTRON = BY_NAME["neutron"]
@@ -32,14 +33,7 @@ def with_agents(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def cloud(tmp_path):
-    s = scenario.load(with_agents(tmp_path))
-    c = Cloud(s, tmp_path / "state")
-    c.record["venvs"] = {"2026.1": "/opt/venvs/2026.1", "2026.2": "/opt/venvs/2026.2"}
-    for node in s.nodes:
-        for svc in ORDER:
-            if svc.runs_on(node):
-                svc.configure(c, node)
-    return c
+    return configured(scenario.load(with_agents(tmp_path)), tmp_path / "state")
 
 
 def test_the_agents_run_on_network_nodes_the_rpc_server_and_dhcp_on_the_controller(cloud):

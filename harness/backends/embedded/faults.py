@@ -8,9 +8,11 @@ between switching the fault on and off as measured here, returned to the caller.
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -111,39 +113,46 @@ def _create(cloud: Cloud, name: str, **kw) -> str:
 
 
 def kill_compute_and_delete_queue(cloud: Cloud, node: str) -> None:
-    series = cloud.release(node, "nova-compute")
-    queue = f"compute.{node}"
-    operations.kill(cloud, node, "nova-compute")
     # Forced onto the dead compute, which the scheduler still thinks is up for a while:
     # the build casts wait in its queue, which is then deleted with them in it.
-    created = [_create(cloud, f"queued-{i}", availability_zone=f"nova:{node}")
-               for i in range(FORCED)]  # fmt: skip
-    _wait_queue_depth(cloud, queue)
-    if rabbitmq.ctl(cloud, "delete_queue", queue) != 0:
-        raise RuntimeError(f"rabbitmqctl delete_queue {queue} failed")
-    operations.start(cloud, "nova", node, "nova-compute", series)
+    def builds() -> list[str]:
+        return [_create(cloud, f"queued-{i}", availability_zone=f"nova:{node}")
+                for i in range(FORCED)]  # fmt: skip
+
     conn = openstack_api.admin(cloud)
-    for server in created:
-        conn.compute.delete_server(server, ignore_missing=True)
+    gone = functools.partial(conn.compute.delete_server, ignore_missing=True)
+    _kill_and_delete_queue(cloud, node, "nova", "nova-compute", f"compute.{node}", builds, gone)
 
 
 def kill_dhcp_agent_and_delete_queue(cloud: Cloud, node: str) -> None:
-    agent = "neutron-dhcp-agent"
-    series = cloud.release(node, agent)
-    queue = f"dhcp_agent.{node}"
-    operations.kill(cloud, node, agent)
     # Ports created on the load's network while the agent is dead: neutron-server casts
     # each port_create_end to the agent's queue, which is then deleted with them in it.
     conn = openstack_api.admin(cloud)
-    network = smoke.ensure_load_network(conn)
-    ports = [conn.network.create_port(network_id=network, name=f"queued-{i}").id
-             for i in range(FORCED)]  # fmt: skip
+
+    def ports() -> list[str]:
+        network = smoke.ensure_load_network(conn)
+        return [conn.network.create_port(network_id=network, name=f"queued-{i}").id
+                for i in range(FORCED)]  # fmt: skip
+
+    gone = functools.partial(conn.network.delete_port, ignore_missing=True)
+    _kill_and_delete_queue(cloud, node, "neutron", "neutron-dhcp-agent", f"dhcp_agent.{node}",
+                           ports, gone)  # fmt: skip
+
+
+def _kill_and_delete_queue(cloud: Cloud, node: str, project: str, process: str, queue: str,
+                           make: Callable[[], list[str]],
+                           remove: Callable[[str], object]) -> None:  # fmt: skip
+    """SIGKILL `process` on `node`, `make` what casts work to its queue, delete the queue
+    with those casts in it, start the process again on its release, `remove` what was made."""
+    series = cloud.release(node, process)
+    operations.kill(cloud, node, process)
+    made = make()
     _wait_queue_depth(cloud, queue)
     if rabbitmq.ctl(cloud, "delete_queue", queue) != 0:
         raise RuntimeError(f"rabbitmqctl delete_queue {queue} failed")
-    operations.start(cloud, "neutron", node, agent, series)
-    for port in ports:
-        conn.network.delete_port(port, ignore_missing=True)
+    operations.start(cloud, project, node, process, series)
+    for thing in made:
+        remove(thing)
 
 
 def _wait_queue_depth(cloud: Cloud, queue: str, timeout: float = 60) -> None:
