@@ -31,3 +31,18 @@ def wait_reported(services: Callable[[str, str], Iterable], host: str, binary: s
         return False
 
     wait.until(reported, timeout, f"{binary} on {host} reporting up", interval=1.0)
+
+
+def wait_consuming(cloud, queue: Callable[[str], bool], what: str) -> None:
+    """Return once a queue whose name `queue` accepts has a consumer on the cloud's broker:
+    a process that starts and at once calls or casts to another (neutron's agents to their
+    RPC server, cinder-scheduler asking cinder-volume for its capabilities) must find it
+    consuming, or the message has nowhere to go."""
+    from harness.bus import control as bus  # the broker, as the tracer reads it
+
+    broker = cloud.broker()
+
+    def consuming() -> bool:
+        return any(queue(q["name"]) and q["consumers"] for q in bus.queues(broker))
+
+    wait.until(consuming, cloud.scenario.services.startup_timeout, what, interval=0.5)

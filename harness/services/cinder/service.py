@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from harness import wait
 from harness.scenario import Node
 from harness.services import reporting
 from harness.services.base import (
@@ -40,6 +41,14 @@ if TYPE_CHECKING:  # the embedded cloud imports the services' registry
 
 # The controller's daemons in cinder's upgrade order.
 DAEMONS = ("cinder-scheduler", "cinder-volume", "cinder-backup")
+# …and the order they start in as the cloud comes up. The scheduler places a volume only on
+# a backend whose capabilities it has heard: cinder-volume publishes them as it starts and
+# then every backend_stats_polling_interval (60 s, after a random first delay of up to 60 s),
+# and a starting scheduler asks for them. Started together, the volume's publish came before
+# the scheduler consumed and the scheduler's request before the volume did: both lost, and
+# a volume created 62 s later went to error, "Filtering removed all hosts" (a CI run).
+# So cinder-volume starts first and the scheduler once the volume consumes its fanout.
+START_ORDER = ("cinder-volume", "cinder-scheduler", "cinder-backup")
 BACKEND = "fake"  # the volume backend's section name: cinder-volume reports as <host>@fake
 FAKE_DRIVER = "cinder.tests.fake_driver.FakeLoggingVolumeDriver"
 
@@ -115,7 +124,14 @@ class Cinder(Service):
         return node.serves(self.api.name) or node.has("controller")
 
     def daemons(self, node: Node) -> list[str]:
-        return list(DAEMONS) if node.has("controller") else []
+        return list(START_ORDER) if node.has("controller") else []
+
+    def after_daemon_start(self, cloud: Cloud, node: Node, name: str) -> None:
+        if name == "cinder-volume":
+            fanout = "cinder-volume_fanout_"  # oslo.messaging's: <topic>_fanout_<uuid>
+            reporting.wait_consuming(
+                cloud, lambda q: q.startswith(fanout), f"cinder-volume on {node.name} consuming"
+            )
 
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         return [name, *self.config_args(cloud, node)]
@@ -172,14 +188,16 @@ class Cinder(Service):
         self.manage(cloud, series, [*argv, "db", "sync"], "cinder-manage db sync")
 
     def after_start(self, cloud: Cloud) -> None:
-        """Volumes can be placed once the scheduler and the volume service report up."""
+        """Volumes can be placed once the scheduler and the volume service report up and
+        the scheduler lists the backend's pool (it has the backend's capabilities)."""
         from harness.backends import openstack_api  # openstacksdk: only when a cloud comes up
 
         conn = openstack_api.admin(cloud)
+        controller = cloud.scenario.controller.name
         timeout = cloud.scenario.services.startup_timeout
         for name in DAEMONS:
-            self.wait_ready(conn, cloud.scenario.controller.name, name, datetime.datetime.min,
-                            timeout)  # fmt: skip
+            self.wait_ready(conn, controller, name, datetime.datetime.min, timeout)
+        wait_pool_known(conn, f"{controller}@{BACKEND}", timeout)
 
     def wait_ready(self, conn, host, process, since, timeout, alive=None) -> None:
         if process not in DAEMONS:
@@ -191,3 +209,13 @@ class Cinder(Service):
         # cinder-volume's row is per backend: <host>@<backend>
         row_host = f"{host}@{BACKEND}" if process == "cinder-volume" else host
         reporting.wait_reported(services, row_host, process, since, timeout, alive)
+
+
+def wait_pool_known(conn, backend: str, timeout: float) -> None:
+    """Return once cinder-scheduler lists a pool of `backend` (host@backend#pool): until
+    then it places no volume there ("No valid backend")."""
+
+    def known() -> bool:
+        return any(p.name.startswith(f"{backend}#") for p in conn.block_storage.backend_pools())
+
+    wait.until(known, timeout, f"cinder-scheduler knowing the pools of {backend}", interval=1.0)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from harness import wait
 from harness.errors import StepFailed
 from harness.scenario import Node
+from harness.services import reporting
 from harness.services.base import Action, Api, OnDevstack, Schema, Service, authtoken, write_ini
 from harness.services.neutron import resources as neutron_resources
 
@@ -110,17 +111,9 @@ class Neutron(Service):
         """The agents call the RPC server as they start (their state sync): a call sent
         before it consumes its queue has no queue to go to and times out after 60 s (seen:
         the DHCP agent's first sync). So they start once it consumes."""
-        if name != SERVER:
-            return
-        from harness.bus import control as bus  # the broker, as the tracer reads it
-
-        broker = cloud.broker()
-
-        def consuming() -> bool:
-            return any(q["name"] == RPC_QUEUE and q["consumers"] for q in bus.queues(broker))
-
-        wait.until(consuming, cloud.scenario.services.startup_timeout,
-                   f"{SERVER} on {node.name} consuming {RPC_QUEUE}", interval=0.5)  # fmt: skip
+        if name == SERVER:
+            reporting.wait_consuming(cloud, lambda q: q == RPC_QUEUE,
+                                     f"{SERVER} on {node.name} consuming {RPC_QUEUE}")  # fmt: skip
 
     def after_start(self, cloud: Cloud) -> None:
         """Ports can be bound and served once every agent reports alive."""
