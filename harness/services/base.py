@@ -161,9 +161,14 @@ class Service:
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         raise NotImplementedError(name)
 
-    def after_daemon_start(self, cloud: Cloud, node: Node, name: str) -> None:
-        """Called once daemon `name` was started as the cloud comes up, before the next:
-        what the daemons after it need of it (a queue to call into, say)."""
+    # A daemon that others call or cast to as they start serves once it consumes its queue
+    # on the broker: process name → the queue's name as an fnmatch pattern, `{host}` the
+    # node's name. Waited for after each start, as the cloud comes up and in the roll.
+    ready_queues: dict[str, str] = {}
+
+    def ready_queue(self, node_name: str, name: str) -> str | None:
+        pattern = self.ready_queues.get(name)
+        return pattern.format(host=node_name) if pattern else None
 
     def daemon_env(self, cloud: Cloud, node: Node, name: str) -> dict[str, str]:
         """What daemon `name` needs in its environment beyond its release's venv."""

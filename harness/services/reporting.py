@@ -4,6 +4,7 @@ restarted one is ready once the API shows it up with a report newer than its sta
 from __future__ import annotations
 
 import datetime
+import fnmatch
 from collections.abc import Callable, Iterable
 
 from harness import wait
@@ -33,16 +34,17 @@ def wait_reported(services: Callable[[str, str], Iterable], host: str, binary: s
     wait.until(reported, timeout, f"{binary} on {host} reporting up", interval=1.0)
 
 
-def wait_consuming(cloud, queue: Callable[[str], bool], what: str) -> None:
-    """Return once a queue whose name `queue` accepts has a consumer on the cloud's broker:
-    a process that starts and at once calls or casts to another (neutron's agents to their
-    RPC server, cinder-scheduler asking cinder-volume for its capabilities) must find it
-    consuming, or the message has nowhere to go."""
+def wait_consuming(cloud, queue: str, what: str) -> None:
+    """Return once a queue whose name matches `queue` (an fnmatch pattern) has a consumer
+    on the cloud's broker: a process that starts and at once calls or casts to another
+    (neutron's agents to their RPC server, cinder-scheduler asking cinder-volume for its
+    capabilities) must find it consuming, or the message has nowhere to go."""
     from harness.bus import control as bus  # the broker, as the tracer reads it
 
     broker = cloud.broker()
 
     def consuming() -> bool:
-        return any(queue(q["name"]) and q["consumers"] for q in bus.queues(broker))
+        return any(fnmatch.fnmatchcase(q["name"], queue) and q["consumers"]
+                   for q in bus.queues(broker))  # fmt: skip
 
     wait.until(consuming, cloud.scenario.services.startup_timeout, what, interval=0.5)

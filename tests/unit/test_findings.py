@@ -153,3 +153,50 @@ def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agen
     assert verdict("neutron-api", agent) == XFAIL
     assert verdict("neutron-api", "5.4 neutron-api on controller: graceful stop (...)") == FAIL
     assert verdict("neutron-api", agent, "NetworkNotFound: Network x could not be found.") == FAIL
+
+
+def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stopping_only():
+    """The third roll with neutron's agents: the stopping 2026.1 RPC server on compute-api
+    took an OVS agent's get_network_details and never answered; the agent logged its
+    timeout a minute later, and the DHCP agent, resyncing while it stopped, its traceback.
+    Waived for those calls in an RPC server's stop and those records of 2026.1 agents;
+    the same call lost in a neutron-api's restart, or another method, is a failure."""
+    from pathlib import Path
+
+    from harness import scenario
+
+    root = Path(__file__).resolve().parents[2]
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
+    server = "5.3 neutron-rpc-server on compute-api: graceful stop (SIGTERM, ...)"
+
+    def lost(method, in_hand, queue="q-plugin"):
+        record = {"role": "call", "queue": queue, "method": method,
+                  "why": "delivered, never answered", "in_hand": f"{in_hand}, 5.4 …"}  # fmt: skip
+        v = Verdict("rpc_bus", FAIL, "lost", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    assert lost("get_network_details", server) == XFAIL
+    assert lost("get_network_info", server) == XFAIL
+    assert lost("report_state", server, "q-reports-plugin") == XFAIL
+    assert lost("get_network_details", "5.5 neutron-api on controller: graceful stop") == FAIL
+    assert lost("update_device_list", server) == FAIL
+
+    def logged(process, release, step, message):
+        record = {"process": process, "release": release, "step": step, "message": message}
+        v = Verdict("service_logs", FAIL, "logged", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    timeout = (
+        "Timeout in RPC method get_network_details. Waiting for 10 seconds before next "
+        "attempt. If the server is not down, consider increasing the rpc_response_timeout"
+    )
+    own_stop = "5.10 neutron-dhcp-agent on controller: graceful stop (SIGTERM, ...)"
+    resync = ("Unable to sync network state.: AttributeError: 'NoneType' object has no "
+              "attribute '_condition'")  # fmt: skip
+    agent = "neutron-openvswitch-agent"
+    assert logged(agent, "2026.1", "5.9 neutron-openvswitch-agent on controller: …", timeout) \
+        == XFAIL  # fmt: skip
+    assert logged(agent, "2026.2", "5.9 neutron-openvswitch-agent on controller: …", timeout) \
+        == FAIL  # fmt: skip
+    assert logged("neutron-dhcp-agent", "2026.1", own_stop, resync) == XFAIL
+    assert logged("neutron-dhcp-agent", "2026.1", server, resync) == FAIL  # not its own stop

@@ -36,11 +36,19 @@ def cloud(tmp_path):
     return configured(scenario.load(with_agents(tmp_path)), tmp_path / "state")
 
 
-def test_the_agents_run_on_network_nodes_the_rpc_server_and_dhcp_on_the_controller(cloud):
+def test_the_agents_run_on_network_nodes_an_rpc_server_on_each_api_node_dhcp_on_the_controller(
+    cloud,
+):
     controller, other = cloud.scenario.nodes
     assert NEUTRON.daemons(controller) == [
         "neutron-rpc-server", "neutron-openvswitch-agent", "neutron-dhcp-agent"]  # fmt: skip
-    assert NEUTRON.daemons(other) == ["neutron-openvswitch-agent"]
+    # one RPC server per API node: the agents' calls find one while the other restarts
+    assert NEUTRON.daemons(other) == ["neutron-rpc-server", "neutron-openvswitch-agent"]
+    agent_only = scenario.Node("network-only", "10.250.0.13", ("compute", "network"))
+    assert NEUTRON.daemons(agent_only) == ["neutron-openvswitch-agent"]
+    # each one is ready once it consumes its own queue, not once any server does
+    assert NEUTRON.ready_queue("compute-api", "neutron-rpc-server") == "q-plugin.compute-api"
+    assert NEUTRON.ready_queue("compute-api", "neutron-openvswitch-agent") is None
     default = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
     assert all(NEUTRON.daemons(n) == [] for n in default.nodes)  # no role, no agents
 
@@ -83,6 +91,7 @@ def test_neutrons_roll_is_the_servers_then_the_agents_node_by_node(tmp_path):
     restarts = [(s.node, s.process) for s in steps if isinstance(s, st.Restart)]
     assert restarts == [
         ("controller", "neutron-rpc-server"),
+        ("compute-api", "neutron-rpc-server"),
         ("controller", "neutron-api"),
         ("compute-api", "neutron-api"),
         ("controller", "neutron-openvswitch-agent"),
@@ -140,6 +149,7 @@ def test_a_plan_told_servers_first_false_rolls_the_agents_before_neutrons_server
         ("controller", "neutron-dhcp-agent"),
         ("compute-api", "neutron-openvswitch-agent"),
         ("controller", "neutron-rpc-server"),
+        ("compute-api", "neutron-rpc-server"),
         ("controller", "neutron-api"),
         ("compute-api", "neutron-api"),
     ]

@@ -120,18 +120,15 @@ class Cinder(Service):
                 steps.append(p.restart(controller, name, "drop its cached RPC version caps"))
         return steps + [p.manage("online-migrations"), p.manage("upgrade-check")]
 
+    # the scheduler's request for capabilities is a fanout (oslo.messaging's queue for it:
+    # <topic>_fanout_<uuid>)
+    ready_queues = {"cinder-volume": "cinder-volume_fanout_*"}
+
     def runs_on(self, node: Node) -> bool:
         return node.serves(self.api.name) or node.has("controller")
 
     def daemons(self, node: Node) -> list[str]:
         return list(START_ORDER) if node.has("controller") else []
-
-    def after_daemon_start(self, cloud: Cloud, node: Node, name: str) -> None:
-        if name == "cinder-volume":
-            fanout = "cinder-volume_fanout_"  # oslo.messaging's: <topic>_fanout_<uuid>
-            reporting.wait_consuming(
-                cloud, lambda q: q.startswith(fanout), f"cinder-volume on {node.name} consuming"
-            )
 
     def daemon_argv(self, cloud: Cloud, node: Node, name: str) -> list[str]:
         return [name, *self.config_args(cloud, node)]
