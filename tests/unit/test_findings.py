@@ -200,3 +200,30 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
         == FAIL  # fmt: skip
     assert logged("neutron-dhcp-agent", "2026.1", own_stop, resync) == XFAIL
     assert logged("neutron-dhcp-agent", "2026.1", server, resync) == FAIL  # not its own stop
+
+
+def test_the_ovsdb_clear_finding_waives_a_vanished_tap_only():
+    """The agent's aborted other_config clear of a tap the VIF unplug removed (any release,
+    any step); another aborted OVSDB transaction of the agent stays a failure."""
+    from pathlib import Path
+
+    from harness import scenario
+
+    root = Path(__file__).resolve().parents[2]
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
+
+    def logged(message, release="2026.1"):
+        step = "3.4 glance-api on controller: graceful stop"
+        record = {"process": "neutron-openvswitch-agent", "release": release, "step": step,
+                  "message": message}  # fmt: skip
+        v = Verdict("service_logs", FAIL, "logged", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    clear = ("txn n=1 command(idx=0): DbClearCommand(_result=None, table=Interface, "
+             "record=tapc21a07bc-65, column=other_config) aborted due to error: Cannot find "
+             "Interface with name=tapc21a07bc-65: ovsdbapp.backend.ovs_idl.idlutils.RowNotFound: "
+             "Cannot find Interface with name=tapc21a07bc-65")  # fmt: skip
+    assert logged(clear) == XFAIL
+    assert logged(clear.replace("aborted due to error:", "aborted:"), "2026.2") == XFAIL
+    assert logged(clear.replace("table=Interface", "table=Port")) == FAIL
+    assert logged(clear.replace("column=other_config", "column=external_ids")) == FAIL
