@@ -1,6 +1,8 @@
 """pins.json in the run folder: for each rolled service that caps its RPC automatically,
 its peer, the log line of a choice, the target series and each side's facts (the rpc_pins
-oracle judges the choices the logs show against them)."""
+oracle judges the choices the logs show against them); for each whose servers push
+versioned objects to agents that run ("<service> pushes"), the exchanges, the consuming
+agents and the nodes' addresses (it judges the pushes the bus shows)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from harness.services import ORDER
 def write(target, run_dir: Path) -> None:
     out = {}
     for svc in ORDER:
+        if svc.pushes is not None and _runs_any(target.scenario, svc, svc.pushes.consumers):
+            out[f"{svc.project} pushes"] = {
+                "exchange": svc.pushes.exchange, "consumers": list(svc.pushes.consumers),
+                "nodes": {n.address: n.name for n in target.scenario.nodes},
+            }  # fmt: skip
         if svc.pins is None:
             continue
         try:
@@ -27,3 +34,7 @@ def write(target, run_dir: Path) -> None:
                                 "target": target.scenario.release_to, "facts": facts}  # fmt: skip
     if out:
         (run_dir / record.PINS).write_text(json.dumps(out, indent=1))
+
+
+def _runs_any(scenario, svc, processes) -> bool:
+    return any(p in svc.daemons(node) for node in scenario.nodes for p in processes)

@@ -94,6 +94,18 @@ class Pins:
     peer: str = ""
 
 
+@dataclass(frozen=True)
+class Pushes:
+    """How a service's servers push versioned objects to its agents, for the rpc_pins
+    oracle: neutron's push each changed object to one fanout exchange per version its
+    agents reported (`exchange`, a regex with the groups `type` and `version`), and each
+    agent consumes the version it knows. Every agent of `consumers` that consumes a type
+    must get every push of it, in some version, while it runs."""
+
+    exchange: str
+    consumers: tuple[str, ...]
+
+
 class Service:
     """Base class; subclasses fill in the class attributes and the hooks they need."""
 
@@ -105,6 +117,7 @@ class Service:
     schemas: tuple[Schema, ...] = ()  # how a fresh install makes each of its databases
     api: Api | None = None
     pins: Pins | None = None  # its automatic RPC cap, if it has one
+    pushes: Pushes | None = None  # its servers' object pushes to its agents, if any
     # Files that belong to the code, not to the operator (paste pipelines): a release's
     # package installs them into the config dir, as a distro package does. venv path → name.
     packaged_files: dict[str, str] = {}

@@ -23,6 +23,10 @@ every peer ran at each moment. For each selection (node, process, pid, time, pee
 - **stale at the end**: a process still running when the roll ended whose last cap is
   below the newest, once every peer runs the target (its reset was skipped).
 
+Where agents run, the servers' pushes of versioned objects to them are judged too
+(object_pushes: each push reaches every running agent that consumes its type, in some
+version; neutron's agents expose their versions no other way than by the queues they bind).
+
 A process that never needed the cap chose none, and is not judged (it chooses at first use,
 from the table as it is then). Evidence names service, node, pid, release, the cap, the
 peer it breaks and the step. No pins.json: unknown (the oracle saw nothing to judge).
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import re
 
-from harness.checks.oracles import service_logs
+from harness.checks.oracles import object_pushes, service_logs
 from harness.checks.record import RunRecord
 from harness.checks.timeline import Timeline
 from harness.checks.verdict import FAIL, PASS, UNKNOWN, Verdict
@@ -197,14 +201,22 @@ def _stale(found: list[dict], record: RunRecord, pins: dict, target: str) -> lis
 def check(record: RunRecord) -> Verdict:
     if record.pins is None or record.logs is None:
         return Verdict(NAME, UNKNOWN, "no pin facts or no logs recorded: nothing to judge")
-    bad, judged = [], 0
+    bad, judged, missed, pushed = [], 0, [], 0
     for service, pins in sorted(record.pins.items()):
+        if "exchange" in pins:  # "<service> pushes": its servers' pushes to its agents
+            if record.bus is not None:
+                found, n = object_pushes.judge({**pins, "service": service}, record)
+                missed, pushed = missed + found, pushed + n
+            continue
         found, n = judge_service(service, {**pins, "service": service}, record)
         bad += found
         judged += n
     counts = {"selections": judged, "violations": len(bad)}
-    if not judged:
+    if pushed:
+        counts |= {"agent_pushes": pushed, "pushes_missed": len(missed)}
+    if not judged and not pushed:
         return Verdict(NAME, UNKNOWN, "no process logged choosing an RPC cap", counts)
+    pushes = f"; {pushed} object pushes to running agents, each reaching them" if pushed else ""
     if bad:
         first = bad[0]
         return Verdict(NAME, FAIL,
@@ -212,6 +224,15 @@ def check(record: RunRecord) -> Verdict:
                        f"{first['process']} on {first['node']} ({first['release']}) chose "
                        f"{first['cap']}, "
                        f"{first['why']}: {first['peer']}, during {first['step']}",
-                       counts, bad)  # fmt: skip
-    return Verdict(NAME, PASS, f"{judged} automatic RPC caps, each the one its peers allowed",
-                   counts)  # fmt: skip
+                       counts, bad + missed)  # fmt: skip
+    if missed:
+        first = missed[0]
+        return Verdict(NAME, FAIL,
+                       f"{len(missed)} of {pushed} object pushes missed a running agent; "
+                       f"first: a {first['type']} push to {', '.join(first['pushed'])} "
+                       f"reached no queue of {first['process']} on {first['node']} "
+                       f"({first['release']}, consuming {', '.join(first['consumed'])}), "
+                       f"during {first['step']}",
+                       counts, missed)  # fmt: skip
+    return Verdict(NAME, PASS, f"{judged} automatic RPC caps, each the one its peers allowed"
+                   f"{pushes}", counts)  # fmt: skip

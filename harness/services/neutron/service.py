@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING
 from harness import wait
 from harness.errors import StepFailed
 from harness.scenario import Node
-from harness.services.base import Action, Api, OnDevstack, Schema, Service, authtoken, write_ini
+from harness.services.base import (
+    Action,
+    Api,
+    OnDevstack,
+    Pushes,
+    Schema,
+    Service,
+    authtoken,
+    write_ini,
+)
 from harness.services.neutron import resources as neutron_resources
 
 if TYPE_CHECKING:  # the embedded cloud imports the services' registry
@@ -56,6 +65,10 @@ class Neutron(Service):
     after_roll = ("contract",)
 
     shared_mounts = AGENTS  # the DHCP agent makes its qdhcp- namespace itself
+    # The servers push each changed Port, Network, SecurityGroup… to every version the agents
+    # reported (neutron/api/rpc/handlers/resources_rpc.py); the OVS agent's cache consumes
+    # them (the DHCP agent is told by casts to its own topic instead).
+    pushes = Pushes(r"neutron-vo-(?P<type>[A-Za-z]+)-(?P<version>[0-9.]+)_fanout", (L2,))
     # neutron's guide: every server (API and RPC) first; an agent newer than a server that
     # answers it is not supported
     upgraded_after = {agent: (SERVER, "neutron-api") for agent in AGENTS}
