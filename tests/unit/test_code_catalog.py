@@ -1,6 +1,6 @@
-"""The code catalog (scenarios/code/): each case is the default scenario with the target's
-nova patched from its sdist — a small real diff — and names the oracle that must catch it;
-the harmless case expects nothing and must pass."""
+"""The code catalog (scenarios/code/): each case is the default scenario (c7: with neutron's
+agents) with one project of the target patched from its sdist — a small real diff — and
+names the oracle that must catch it; the harmless case expects nothing and must pass."""
 
 from __future__ import annotations
 
@@ -41,9 +41,10 @@ def test_a_harmless_case_and_the_six_classes_of_breaking_patch_are_catalogued():
     expects = {name: load(p, sources=False).selftest.expect for name, p in CASES.items()}
     assert [name for name, e in expects.items() if not e] == ["c0-harmless-log-line"]
     # c1 RPC argument, c2 object format, c3 expand migration, c4 microversion, c5 option,
-    # c6 upgrade check: the issue's six classes, one case each.
+    # c6 upgrade check: the issue's six classes, one case each; c7 neutron's object
+    # versions to its agents.
     breaking = sorted(name.split("-", 1)[0] for name, e in expects.items() if e)
-    assert breaking == [f"c{i}" for i in range(1, 7)]
+    assert breaking == [f"c{i}" for i in range(1, 8)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -54,19 +55,21 @@ def test_a_code_case_is_the_default_roll_with_a_patched_target(name):
     assert s.known_findings == load(DEFAULT).known_findings
     assert (s.release_from, s.release_to) == ("2026.1", "2026.2")
     to = data_of(CASES[name])["releases"]["to"]
-    patch = Path(to["sources"]["nova"]["patch"])
+    [(project, source)] = to["sources"].items()  # one project patched, from its sdist
+    patch = Path(source["patch"])
     assert patch.is_absolute() and patch.is_file(), patch
     touched = re.findall(r"^\+\+\+ b/(\S+)$", patch.read_text(), re.M)
-    assert touched and all(t.startswith("nova/") and t.endswith(".py") for t in touched)
+    assert touched and all(t.startswith(f"{project}/") and t.endswith(".py") for t in touched)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_code_cases_patch_applies_to_the_sdist_it_names(name):
     # The sdist comes from the index once (12 MB, cached), as `harness run` fetches it.
     to = data_of(CASES[name])["releases"]["to"]
-    version = catalog.get(to["series"]).versions["nova"]
-    tree = sdists.fetch("nova", version, cache.default_cache_dir())
-    check = subprocess.run(["git", "apply", "--check", "-p1", to["sources"]["nova"]["patch"]],
+    [(project, source)] = to["sources"].items()
+    version = catalog.get(to["series"]).versions[project]
+    tree = sdists.fetch(project, version, cache.default_cache_dir())
+    check = subprocess.run(["git", "apply", "--check", "-p1", source["patch"]],
                            cwd=tree, capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stderr
 
