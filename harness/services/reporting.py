@@ -34,17 +34,16 @@ def wait_reported(services: Callable[[str, str], Iterable], host: str, binary: s
     wait.until(reported, timeout, f"{binary} on {host} reporting up", interval=1.0)
 
 
-def wait_consuming(cloud, queue: str, what: str) -> None:
+def wait_consuming(broker, queue: str, what: str, timeout: float) -> None:
     """Return once a queue whose name matches `queue` (an fnmatch pattern) has a consumer
     on the cloud's broker: a process that starts and at once calls or casts to another
     (neutron's agents to their RPC server, cinder-scheduler asking cinder-volume for its
-    capabilities) must find it consuming, or the message has nowhere to go."""
+    capabilities) must find it consuming, or the message has nowhere to go. `broker` is
+    the cloud's (bus.control's Broker: the embedded one or devstack's)."""
     from harness.bus import control as bus  # the broker, as the tracer reads it
-
-    broker = cloud.broker()
 
     def consuming() -> bool:
         return any(fnmatch.fnmatchcase(q["name"], queue) and q["consumers"]
                    for q in bus.queues(broker))  # fmt: skip
 
-    wait.until(consuming, cloud.scenario.services.startup_timeout, what, interval=0.5)
+    wait.until(consuming, timeout, what, interval=0.5)

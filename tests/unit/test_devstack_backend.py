@@ -658,3 +658,28 @@ def test_a_vip_failover_breaks_the_holders_unit_measures_through_the_vip_and_res
         backend_for(devstack_nodes.parse({"nodes": NODES["nodes"]}, tmp_path / "n.yaml"))[0].fault(
             "kill-vip-keepalived", None, None, tmp_path / "ledger"
         )
+
+
+class QueueBroker:
+    """devstack's RabbitMQ as rabbitmqctl lists its queues, a new answer per call."""
+
+    def __init__(self, *answers: list[dict]):
+        self.answers, self.calls = list(answers), 0
+
+    def ctl(self, *args: str) -> str:
+        self.calls += 1
+        return json.dumps(self.answers[min(self.calls, len(self.answers)) - 1])
+
+
+def test_a_restarted_neutron_rpc_server_on_devstack_is_ready_once_it_consumes_its_queue(site):
+    backend, _ = backend_for(site)
+    host = site.controller.hostname
+    mine = {"name": f"q-plugin.{host}", "messages": 0, "consumers": 1}
+    other = {"name": "q-plugin", "messages": 0, "consumers": 1}  # another server's: not it
+    backend.broker = QueueBroker([other], [other, {**mine, "consumers": 0}], [other, mine])
+    since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    backend.wait_started("neutron", "controller", "neutron-rpc-server", since)
+    assert backend.broker.calls == 3
+    backend.broker, backend.timeout = QueueBroker([other]), 1.0
+    with pytest.raises(StepFailed, match=f"consuming q-plugin.{host}"):
+        backend.wait_started("neutron", "controller", "neutron-rpc-server", since)

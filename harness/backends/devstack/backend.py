@@ -43,7 +43,7 @@ from harness.releases.catalog import is_catalogued
 from harness.releases.sources import check_series
 from harness.scenario import Scenario
 from harness.secrets import SECRETS, Secrets
-from harness.services import BY_NAME, ORDER
+from harness.services import BY_NAME, ORDER, reporting
 from harness.services.nova import computes
 
 
@@ -150,9 +150,12 @@ class Devstack:
     name = "devstack"
 
     def __init__(self, scenario: Scenario, site: Site, hosts: dict[str, Host],
-                 connect: Callable, layout: ds.Layout | None = None):  # fmt: skip
-        """`connect()` returns an admin openstacksdk connection (through the VIP)."""
+                 connect: Callable, layout: ds.Layout | None = None,
+                 broker: DevstackBroker | None = None):  # fmt: skip
+        """`connect()` returns an admin openstacksdk connection (through the VIP);
+        `broker`, devstack's RabbitMQ, tells when a restarted daemon consumes."""
         self.scenario, self.site, self.hosts, self.connect = scenario, site, hosts, connect
+        self.broker = broker
         self.layout = layout or ds.Layout(base=scenario.release_from)
         self.timeout = scenario.services.startup_timeout
         # series → project → version, as read on the nodes: what each side runs
@@ -318,7 +321,12 @@ class Devstack:
                 self.wait_answering(node, process)
         else:
             hostname = self.site.node(node).hostname
-            BY_NAME[service].wait_ready(self.connect(), hostname, process, since, self.timeout)
+            svc = BY_NAME[service]
+            svc.wait_ready(self.connect(), hostname, process, since, self.timeout)
+            queue = svc.ready_queue(hostname, process)
+            if queue and self.broker is not None:
+                what = f"{process} on {node} consuming {queue}"
+                reporting.wait_consuming(self.broker, queue, what, self.timeout)
 
     def wait_answering(self, node: str, api: str) -> None:
         """An API behind devstack's Apache serves once it answers below 500 there."""

@@ -85,7 +85,8 @@ class DevstackTarget:
                 f"(rabbitmq-plugins exited {out.rc}: {out.stderr.strip()[-200:]})."
             )
         self.backend = Devstack(self.scenario, self.site, self.hosts,
-                                lambda: openstack_api.admin(self.cloud))  # fmt: skip
+                                lambda: openstack_api.admin(self.cloud),
+                                broker=self.cloud.broker())  # fmt: skip
         self.backend.read_deployed()  # the old side; the new one's as each node installs it
         return self.cloud
 

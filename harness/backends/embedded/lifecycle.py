@@ -206,7 +206,8 @@ def wait_consuming(cloud: Cloud, svc: Service, node_name: str, name: str) -> Non
     """Wait until daemon `name` consumes its ready queue (Service.ready_queues), if any."""
     queue = svc.ready_queue(node_name, name)
     if queue:
-        reporting.wait_consuming(cloud, queue, f"{name} on {node_name} consuming {queue}")
+        reporting.wait_consuming(cloud.broker(), queue, f"{name} on {node_name} consuming {queue}",
+                                 cloud.scenario.services.startup_timeout)  # fmt: skip
 
 
 # -- down ---------------------------------------------------------------------------------
