@@ -84,10 +84,10 @@ def server_state(status: str | None, task_state: str | None) -> str | None:
     return f"{status} ({task_state})" if status and task_state else status
 
 
-def port_state(port: dict) -> str | None:
+def port_state(status: str | None, vif_type: str | None) -> str | None:
     """A port's state as the ledger waits on it: its status, or `binding_failed` when ML2
-    could not bind it (it stays DOWN for good)."""
-    return BINDING_FAILED if port.get("binding:vif_type") == BINDING_FAILED else port.get("status")
+    could not bind it (its `binding:vif_type`; it stays DOWN for good)."""
+    return BINDING_FAILED if vif_type == BINDING_FAILED else status
 
 
 # A delete's first look finding the server like this: it was in ERROR before the delete.

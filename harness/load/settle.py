@@ -71,7 +71,7 @@ def _status(conn, op: Operation) -> str:
             return server_state(server.status, server.task_state)
         if op.kind.startswith("port-"):
             port = conn.network.get_port(op.resource_id)
-            return port_state({"status": port.status, "binding:vif_type": port.binding_vif_type})
+            return port_state(port.status, port.binding_vif_type)
         return conn.block_storage.get_volume(op.resource_id).status
     except openstack.exceptions.NotFoundException:
         return "DELETED"

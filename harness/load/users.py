@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 
 from locust import HttpUser, between, task
 
@@ -372,28 +373,31 @@ class Writer(AuthedUser):
             record(dataclasses.replace(op, final="ERROR", extra=extra))
 
     def server_status(self, server_id: str) -> str | None:
-        resp = self.call("GET", "nova", f"/v2.1/servers/{server_id}",
-                         "nova GET /v2.1/servers/{id}", expected=(200, 404),
-                         headers=self.headers("2.37"))  # fmt: skip
-        if resp is None:
-            return None
-        if resp.status_code == 404:
-            return "DELETED"
-        server = resp.json()["server"]
-        return server_state(server["status"], server.get("OS-EXT-STS:task_state"))
+        def state(body: dict) -> str | None:
+            server = body["server"]
+            return server_state(server["status"], server.get("OS-EXT-STS:task_state"))
+
+        path, name = f"/v2.1/servers/{server_id}", "nova GET /v2.1/servers/{id}"
+        return self.status_of("nova", path, name, state, self.headers("2.37"))
 
     def port_status(self, port_id: str) -> str | None:
-        resp = self.call("GET", "neutron", f"/v2.0/ports/{port_id}",
-                         "neutron GET /v2.0/ports/{id}", expected=(200, 404),
-                         headers=self.headers())  # fmt: skip
-        if resp is None:
-            return None
-        return "DELETED" if resp.status_code == 404 else port_state(resp.json()["port"])
+        def state(body: dict) -> str | None:
+            return port_state(body["port"]["status"], body["port"].get("binding:vif_type"))
+
+        return self.status_of("neutron", f"/v2.0/ports/{port_id}", "neutron GET /v2.0/ports/{id}",
+                              state)  # fmt: skip
 
     def volume_status(self, volume_id: str) -> str | None:
-        resp = self.call("GET", "cinder", f"/v3/{self.project_id}/volumes/{volume_id}",
-                         "cinder GET /v3/{project}/volumes/{id}", expected=(200, 404),
-                         headers=self.headers())  # fmt: skip
+        return self.status_of("cinder", f"/v3/{self.project_id}/volumes/{volume_id}",
+                              "cinder GET /v3/{project}/volumes/{id}",
+                              lambda body: body["volume"]["status"])  # fmt: skip
+
+    def status_of(self, api: str, path: str, name: str, state: Callable[[dict], str | None],
+                  headers=None) -> str | None:  # fmt: skip
+        """GET one resource: `state` of its body, "DELETED" when it is gone (404), None when
+        the call itself failed (the request is recorded either way)."""
+        resp = self.call("GET", api, path, name, expected=(200, 404),
+                         headers=headers or self.headers())  # fmt: skip
         if resp is None:
             return None
-        return "DELETED" if resp.status_code == 404 else resp.json()["volume"]["status"]
+        return "DELETED" if resp.status_code == 404 else state(resp.json())

@@ -23,6 +23,7 @@ from harness import process, wait
 from harness.errors import StepFailed
 from harness.scenario import Node
 from harness.secrets import redact
+from harness.services import reporting
 
 if TYPE_CHECKING:  # the embedded cloud imports the services' registry
     from harness.backends.embedded.cloud import Cloud
@@ -182,6 +183,13 @@ class Service:
     def ready_queue(self, node_name: str, name: str) -> str | None:
         pattern = self.ready_queues.get(name)
         return pattern.format(host=node_name) if pattern else None
+
+    def wait_consuming(self, broker, host: str, name: str, timeout: float) -> None:
+        """Wait until daemon `name` on `host` consumes its ready queue, if it has one, on
+        `broker` (the embedded cloud's or devstack's RabbitMQ)."""
+        queue = self.ready_queue(host, name)
+        if queue:
+            reporting.wait_consuming(broker, queue, f"{name} on {host} consuming {queue}", timeout)
 
     def daemon_env(self, cloud: Cloud, node: Node, name: str) -> dict[str, str]:
         """What daemon `name` needs in its environment beyond its release's venv."""

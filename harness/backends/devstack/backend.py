@@ -43,7 +43,7 @@ from harness.releases.catalog import is_catalogued
 from harness.releases.sources import check_series
 from harness.scenario import Scenario
 from harness.secrets import SECRETS, Secrets
-from harness.services import BY_NAME, ORDER, reporting
+from harness.services import BY_NAME, ORDER
 from harness.services.nova import computes
 
 
@@ -323,10 +323,8 @@ class Devstack:
             hostname = self.site.node(node).hostname
             svc = BY_NAME[service]
             svc.wait_ready(self.connect(), hostname, process, since, self.timeout)
-            queue = svc.ready_queue(hostname, process)
-            if queue and self.broker is not None:
-                what = f"{process} on {node} consuming {queue}"
-                reporting.wait_consuming(self.broker, queue, what, self.timeout)
+            if self.broker is not None:
+                svc.wait_consuming(self.broker, hostname, process, self.timeout)
 
     def wait_answering(self, node: str, api: str) -> None:
         """An API behind devstack's Apache serves once it answers below 500 there."""

@@ -28,7 +28,7 @@ from harness.progress import log
 from harness.releases import venv
 from harness.releases.sides import Side
 from harness.scenario import Node
-from harness.services import ORDER, Service, reporting
+from harness.services import ORDER, Service
 from harness.services.base import uwsgi_ini, wait_api
 from harness.services.keystone.service import register
 
@@ -151,7 +151,8 @@ def _start_service(cloud: Cloud, svc: Service) -> None:
     for node in nodes:
         for name in svc.daemons(node):
             start_daemon(cloud, svc, node, name, base)
-            wait_consuming(cloud, svc, node.name, name)
+            svc.wait_consuming(cloud.broker(), node.name, name,
+                               cloud.scenario.services.startup_timeout)  # fmt: skip
     svc.after_start(cloud)
     log.info("%s: up on %s in %.1f s", svc.project, ", ".join(n.name for n in nodes),
              time.monotonic() - started)  # fmt: skip
@@ -200,14 +201,6 @@ def start_api(cloud: Cloud, svc: Service, node: Node, series: str) -> process.Pr
 
 def start_daemon(cloud: Cloud, svc: Service, node: Node, name: str, series: str) -> process.Proc:
     return start_process(cloud, svc, node, name, series)
-
-
-def wait_consuming(cloud: Cloud, svc: Service, node_name: str, name: str) -> None:
-    """Wait until daemon `name` consumes its ready queue (Service.ready_queues), if any."""
-    queue = svc.ready_queue(node_name, name)
-    if queue:
-        reporting.wait_consuming(cloud.broker(), queue, f"{name} on {node_name} consuming {queue}",
-                                 cloud.scenario.services.startup_timeout)  # fmt: skip
 
 
 # -- down ---------------------------------------------------------------------------------

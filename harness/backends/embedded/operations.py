@@ -120,7 +120,7 @@ def wait_started(
         timeout = cloud.scenario.services.startup_timeout
         svc.wait_ready(openstack_api.admin(cloud), node_name, name, since, timeout,
                        alive=lambda: process.alive(proc))  # fmt: skip
-        lifecycle.wait_consuming(cloud, svc, node_name, name)
+        svc.wait_consuming(cloud.broker(), node_name, name, timeout)
 
 
 def restart(cloud: Cloud, service: str, node: str, name: str, series: str) -> process.StopRecord:
