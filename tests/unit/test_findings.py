@@ -236,3 +236,33 @@ def test_the_ovsdb_clear_finding_waives_a_vanished_tap_only():
     assert logged(clear.replace("aborted due to error:", "aborted:"), "2026.2") == XFAIL
     assert logged(clear.replace("table=Interface", "table=Port")) == FAIL
     assert logged(clear.replace("column=other_config", "column=external_ids")) == FAIL
+
+
+def test_the_subnet_race_finding_waives_the_dhcp_agents_port_for_a_deleted_subnet_only():
+    """Code case c7's roll: tempest deleted its subnet 0.4 s after making it, as the DHCP
+    agent asked for its port there; the server's and the agent's records are waived, the
+    same error from neutron-api (a client's request) or another error is not."""
+    from pathlib import Path
+
+    from harness import scenario
+
+    root = Path(__file__).resolve().parents[2]
+    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
+    race = ("Unable to complete operation on subnet 403354b0-044b-4320-a20a-08616f9cc7ca: "
+            "This subnet is being modified by another concurrent operation.")  # fmt: skip
+    server = f"Exception during message handling: neutron_lib.exceptions.SubnetInUse: {race}"
+    agent = ("Unable to enable dhcp for 4acd29ac-3ec3-44a6-b3c6-26833530dd55.: oslo_messaging."
+             f"rpc.client.RemoteError: Remote error: SubnetInUse {race}")  # fmt: skip
+
+    step = "5.11 neutron-openvswitch-agent on compute-api: graceful stop"
+
+    def logged(process, message):
+        record = {"process": process, "release": "2026.2", "message": message, "step": step}
+        v = Verdict("service_logs", FAIL, "logged", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    assert logged("neutron-rpc-server", server) == XFAIL
+    assert logged("neutron-dhcp-agent", agent) == XFAIL
+    assert logged("neutron-api", server) == FAIL
+    other = agent.replace("SubnetInUse", "IpAddressGenerationFailure")
+    assert logged("neutron-dhcp-agent", other) == FAIL
