@@ -238,10 +238,12 @@ def test_the_ovsdb_clear_finding_waives_a_vanished_tap_only():
     assert logged(clear.replace("column=other_config", "column=external_ids")) == FAIL
 
 
-def test_the_subnet_race_finding_waives_the_dhcp_agents_port_for_a_deleted_subnet_only():
-    """Code case c7's roll: tempest deleted its subnet 0.4 s after making it, as the DHCP
-    agent asked for its port there; the server's and the agent's records are waived, the
-    same error from neutron-api (a client's request) or another error is not."""
+def test_the_dhcp_port_race_finding_waives_a_subnet_deleted_under_the_dhcp_agent_only():
+    """tempest deleted its subnet half a second after making it, as the DHCP agent set up
+    its port (code case c7's roll, session 23's e2e roll): the agent's record, the server's
+    answer to that request and the server's binding attempts under it are waived; the same
+    error answered by neutron-api (a client's request), a binding failure with no vanished
+    subnet in its request, or another error are not."""
     from pathlib import Path
 
     from harness import scenario
@@ -253,16 +255,27 @@ def test_the_subnet_race_finding_waives_the_dhcp_agents_port_for_a_deleted_subne
     server = f"Exception during message handling: neutron_lib.exceptions.SubnetInUse: {race}"
     agent = ("Unable to enable dhcp for 4acd29ac-3ec3-44a6-b3c6-26833530dd55.: oslo_messaging."
              f"rpc.client.RemoteError: Remote error: SubnetInUse {race}")  # fmt: skip
+    asked = "neutron-dhcp-agent: SubnetInUse; neutron-rpc-server: SubnetInUse"
+    bind = ("Failed to bind port 7973ed04-2d11-476f-970d-0f6938ea4c42 on host controller for "
+            "vnic_type normal using segments []")  # fmt: skip
+    gone = ("Mechanism driver openvswitch failed in bind_port: neutron_lib.exceptions."
+            "SubnetNotFound: Subnet 893e53f8 could not be found.")  # fmt: skip
+    step = "6.5 cinder-backup on controller: graceful stop"
 
-    step = "5.11 neutron-openvswitch-agent on compute-api: graceful stop"
-
-    def logged(process, message):
-        record = {"process": process, "release": "2026.2", "message": message, "step": step}
+    def logged(process, message, same_request=""):
+        record = {"process": process, "release": "2026.2", "message": message, "step": step,
+                  "same_request": same_request}  # fmt: skip
         v = Verdict("service_logs", FAIL, "logged", {}, [record])
         return findings.apply([v], known)[0][0].status
 
-    assert logged("neutron-rpc-server", server) == XFAIL
-    assert logged("neutron-dhcp-agent", agent) == XFAIL
-    assert logged("neutron-api", server) == FAIL
+    assert logged("neutron-dhcp-agent", agent, asked) == XFAIL
+    assert logged("neutron-rpc-server", server, asked) == XFAIL
+    assert logged("neutron-rpc-server", server, "neutron-rpc-server: SubnetInUse") == FAIL
+    assert logged("neutron-api", server, asked) == FAIL
     other = agent.replace("SubnetInUse", "IpAddressGenerationFailure")
     assert logged("neutron-dhcp-agent", other) == FAIL
+    subnet_gone = "neutron-rpc-server: SubnetNotFound"
+    assert logged("neutron-rpc-server", gone, subnet_gone) == XFAIL
+    assert logged("neutron-rpc-server", bind, subnet_gone) == XFAIL
+    assert logged("neutron-rpc-server", bind, "") == FAIL  # no vanished subnet: a failure
+    assert logged("neutron-rpc-server", bind, "neutron-rpc-server: AgentNotFound") == FAIL

@@ -333,3 +333,33 @@ def test_a_connection_to_the_vip_cut_in_a_failover_is_its_cost_nothing_else_is()
     v = service_logs.check(r)
     assert v.counts["failover_excused"] == 1
     assert [e["request"] for e in v.evidence] == ["req-22222222", "req-33333333"]
+
+
+def test_a_record_knows_the_errors_its_request_met_in_every_process():
+    """An agent's request id travels into the server it calls: each record of that request
+    carries what every record of it named ("process: Exception"), so a record that names
+    none itself ("Failed to bind port …") is known by the subnet its request found gone."""
+    req, other = "req-62493b7c-a7d2-4969-b4b8-bbb88f21e68f", "req-0a0b0c0d-1111"
+    gone = ("Mechanism driver openvswitch failed in bind_port: neutron_lib.exceptions."
+            "SubnetNotFound: Subnet 893e could not be found.")  # fmt: skip
+    server = [
+        line(T0 + 31, 7, "ERROR", "neutron.plugins.ml2.managers",
+             f"[None {req} - - - - - -] {gone}"),
+        line(T0 + 31.1, 7, "ERROR", "neutron.plugins.ml2.managers",
+             f"[None {req} - - - - - -] Failed to bind port 7973 on host controller"),
+        line(T0 + 32, 7, "ERROR", "neutron.plugins.ml2.managers",
+             f"[None {other} - - - - - -] Failed to bind port 1111 on host controller"),
+    ]  # fmt: skip
+    agent = [line(T0 + 31.2, 8, "ERROR", "neutron.agent.dhcp.agent",
+                  f"[None {req} - - - - - -] Unable to enable dhcp for c5cb.: oslo_messaging."
+                  "rpc.client.RemoteError: Remote error: PortNotFound Port 01f8 could not be "
+                  "found.")]  # fmt: skip
+    v = service_logs.check(record({"controller/neutron-rpc-server.log": server,
+                                   "controller/neutron-dhcp-agent.log": agent}))  # fmt: skip
+    by_message = {e["message"][:24]: e["same_request"] for e in v.evidence}
+    met = "neutron-dhcp-agent: PortNotFound; neutron-dhcp-agent: RemoteError; " \
+          "neutron-rpc-server: SubnetNotFound"  # fmt: skip
+    assert by_message[gone[:24]] == met
+    assert by_message["Failed to bind port 7973"] == met
+    assert by_message["Unable to enable dhcp fo"] == met
+    assert by_message["Failed to bind port 1111"] == ""  # its request named none

@@ -62,6 +62,9 @@ VENV_SERIES = re.compile(r"/venvs/([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{12}/")  
 STARTS_ON = re.compile(r"start on ([A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])")
 REPLY_TIMEOUT = re.compile(r"Timed out waiting for a reply to message ID (\w+)")
 REQUEST = re.compile(r"\breq-[0-9a-f-]{8,}")
+# an exception a record names: by its dotted class ("neutron_lib.exceptions.PortNotFound:")
+# or as a remote error relays it ("Remote error: PortNotFound Port …")
+NAMED_ERROR = re.compile(r"(?:\b[a-z_]+\.)+([A-Z]\w+)(?=:)|Remote error: ([A-Z]\w+) ")
 TEXT = 300  # characters of a message or exception kept as evidence
 BARE_START = "Traceback (most recent call last):"
 CHAINED = ("During handling of the above exception, another exception occurred:",
@@ -118,6 +121,7 @@ def check(record: RunRecord) -> Verdict:
     calls = _calls(record.bus)
     evidence = [_evidence(r, record.timeline, firsts, calls) for r in judged]
     _join_requests(evidence, judged)
+    _same_request(evidence)
     counts["incompatible"] = sum(e["kind"] == "incompatible" for e in evidence)
     if not evidence:
         return Verdict(NAME, PASS, f"no error in {len(record.logs)} service logs during the "
@@ -325,6 +329,21 @@ def _join_requests(evidence: list[dict], records: list[LogRecord]) -> None:
             if call is not None and r.t >= call["sent"]:
                 e["call"] = {**call, "via": "request"}
                 break
+
+
+def _same_request(evidence: list[dict]) -> None:
+    """What every error record of the same request said, in any process (an agent's
+    request carries its id into the server it calls): "process: Exception; …", sorted.
+    A record that names no exception itself ("Failed to bind port …") is then known by
+    the one its request met (the subnet gone under the binding)."""
+    named: dict[str, set[str]] = {}
+    for e in evidence:
+        if e["request"]:
+            text = f"{e['message']}\n{e['exception'] or ''}"
+            names = {a or b for a, b in NAMED_ERROR.findall(text)}
+            named.setdefault(e["request"], set()).update(f"{e['process']}: {n}" for n in names)
+    for e in evidence:
+        e["same_request"] = "; ".join(sorted(named.get(e["request"], ()))) if e["request"] else ""
 
 
 def _release(r: LogRecord, timeline: Timeline, first_t: float, text: str) -> str | None:
