@@ -153,6 +153,19 @@ def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agen
     assert verdict("neutron-api", agent) == XFAIL
     assert verdict("neutron-api", "5.4 neutron-api on controller: graceful stop (...)") == FAIL
     assert verdict("neutron-api", agent, "NetworkNotFound: Network x could not be found.") == FAIL
+    closed = ("[cb03817c-0baa-4e1a-9158-0b4f9f478821] AMQP server on 10.251.0.11:5672 is "
+              "unreachable: connection already closed. Trying again in 1 seconds.: amqp."
+              "exceptions.RecoverableConnectionError: connection already closed")  # fmt: skip
+
+    def reopened(same_request):
+        record = {"process": "neutron-api", "release": "2026.2", "step": agent,
+                  "message": closed, "same_request": same_request}  # fmt: skip
+        v = Verdict("service_logs", FAIL, "logged", {}, [record])
+        return findings.apply([v], known)[0][0].status
+
+    # the connection the broker closed with the push's 404, in the same request, reopened
+    assert reopened("neutron-api: NotFound; neutron-api: RecoverableConnectionError") == XFAIL
+    assert reopened("neutron-api: RecoverableConnectionError") == FAIL  # no 404 before it
 
 
 def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stopping_only():
@@ -279,3 +292,6 @@ def test_the_dhcp_port_race_finding_waives_a_subnet_deleted_under_the_dhcp_agent
     assert logged("neutron-rpc-server", bind, subnet_gone) == XFAIL
     assert logged("neutron-rpc-server", bind, "") == FAIL  # no vanished subnet: a failure
     assert logged("neutron-rpc-server", bind, "neutron-rpc-server: AgentNotFound") == FAIL
+    # the binding's request may also meet the vo fanout's 404 (NotFound) as it pushes
+    both = "neutron-rpc-server: NotFound; neutron-rpc-server: SubnetNotFound"
+    assert logged("neutron-rpc-server", bind, both) == XFAIL
