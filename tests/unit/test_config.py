@@ -36,8 +36,7 @@ def test_every_nova_process_has_its_own_host_and_reaches_infra_on_the_controller
         assert conf["DEFAULT"]["host"] == node.name
         assert conf["DEFAULT"]["my_ip"] == node.address
         assert "@10.250.0.11:5672/" in conf["DEFAULT"]["transport_url"]
-        # the fake driver that plugs each guest's port into br-int, for the OVS agent
-        assert conf["DEFAULT"]["compute_driver"] == "ovs_plugging.PluggingFakeDriver"
+        assert conf["DEFAULT"]["compute_driver"] == "fake.FakeDriverWithoutFakeNodes"
         assert conf["DEFAULT"]["state_path"].endswith(f"nodes/{node.name}/nova/state")
         assert conf["keystone_authtoken"]["auth_url"] == "http://10.250.0.10:5000"
 

@@ -139,7 +139,7 @@ def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agen
     from harness import scenario
 
     root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
     push = ("Failed to publish message to topic 'neutron-vo-Port-1.10_fanout': Basic.publish: "
             "(404) NOT_FOUND - no exchange 'neutron-vo-Port-1.10_fanout' in vhost '/'")  # fmt: skip
     agent = "5.10 neutron-openvswitch-agent on compute-api: graceful stop (SIGTERM, ...)"
@@ -179,7 +179,7 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
     from harness import scenario
 
     root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
     server = "5.3 neutron-rpc-server on compute-api: graceful stop (SIGTERM, ...)"
 
     def lost(method, in_hand, queue="q-plugin"):
@@ -211,15 +211,6 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
         == XFAIL  # fmt: skip
     assert logged(agent, "2026.2", "5.9 neutron-openvswitch-agent on controller: …", timeout) \
         == FAIL  # fmt: skip
-    gave_up = ("Error during notification for neutron.plugins.ml2.drivers.openvswitch.agent."
-               "ovs_neutron_agent.CacheBackedPluginApi._legacy_notifier-466021 Network, "
-               "after_update: oslo_messaging.exceptions.MessagingTimeout: Timed out waiting "
-               "for a reply to message ID 0e9ed839e83049498350ccaf77f3c4c5")  # fmt: skip
-    its_stop = "5.9 neutron-openvswitch-agent on controller: graceful stop (SIGTERM, ...)"
-    assert logged(agent, "2026.1", its_stop, gave_up) == XFAIL  # the fifth roll's
-    assert logged(agent, "2026.1", its_stop, gave_up.replace("MessagingTimeout", "KeyError")) \
-        == FAIL  # fmt: skip
-    assert logged(agent, "2026.2", its_stop, gave_up) == FAIL
     assert logged("neutron-dhcp-agent", "2026.1", own_stop, resync) == XFAIL
     assert logged("neutron-dhcp-agent", "2026.1", server, resync) == FAIL  # not its own stop
 
@@ -232,7 +223,7 @@ def test_the_ovsdb_clear_finding_waives_a_vanished_tap_only():
     from harness import scenario
 
     root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
+    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
 
     def logged(message, release="2026.1"):
         step = "3.4 glance-api on controller: graceful stop"

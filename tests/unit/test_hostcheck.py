@@ -170,9 +170,9 @@ def test_a_cloud_where_everything_is_as_planned_passes(monkeypatch, cloud):
     assert failing(checks) == []
     kinds = {c["check"].split()[0] for c in result["checks"]}
     assert kinds == {"release", "config", "listening", "backend"}
-    # 14 + 10 processes (neutron's RPC server and agents among them), 2 pins, 6 APIs and
-    # 6 VIP frontends on each node (both balancers), 12 backends in each HAProxy.
-    assert len(checks) == 24 + 2 + 24 + 24
+    # 11 + 8 processes, 2 pins, 6 APIs and 6 VIP frontends on each node (both balancers),
+    # 12 backends in each HAProxy.
+    assert len(checks) == 19 + 2 + 24 + 24
     assert result["target"] == "2026.2" and result["hosts"]["controller"].startswith("netns://")
     assert ("controller", "release haproxy") not in checks  # infra runs no release
 
@@ -188,7 +188,7 @@ def test_processes_on_the_old_release_fail(monkeypatch, cloud):
 
 def test_every_process_fails_when_nothing_was_rolled(monkeypatch, cloud):
     checks, _ = run_checks(monkeypatch, cloud, healthy(cloud, venv=OLD))
-    assert len([k for k in failing(checks) if k[1].startswith("release")]) == 24
+    assert len([k for k in failing(checks) if k[1].startswith("release")]) == 19
 
 
 def test_the_release_is_found_from_the_memory_map_when_the_command_line_says_nothing(

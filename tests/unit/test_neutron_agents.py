@@ -20,10 +20,14 @@ NEUTRON = BY_NAME["neutron"]
 
 
 def with_agents(tmp_path: Path) -> Path:
-    """A scenario of its own (a test may add to it) whose nodes run neutron's agents (the
-    `network` role): the default's."""
     path = tmp_path / "agents.yaml"
-    path.write_text(f"extends: {ROOT / 'scenarios' / 'nova-rolling.yaml'}\n")
+    path.write_text(
+        f"extends: {ROOT / 'scenarios' / 'nova-rolling.yaml'}\n"
+        "nodes:\n"
+        "  - {name: controller, address: 10.250.0.11,\n"
+        "     roles: [controller, api, compute, lb, network]}\n"
+        "  - {name: compute-api, address: 10.250.0.12, roles: [api, compute, lb, network]}\n"
+    )
     return path
 
 
@@ -45,8 +49,8 @@ def test_the_agents_run_on_network_nodes_an_rpc_server_on_each_api_node_dhcp_on_
     # each one is ready once it consumes its own queue, not once any server does
     assert NEUTRON.ready_queue("compute-api", "neutron-rpc-server") == "q-plugin.compute-api"
     assert NEUTRON.ready_queue("compute-api", "neutron-openvswitch-agent") is None
-    lighter = scenario.load(ROOT / "scenarios" / "without-agents.yaml")
-    assert all(NEUTRON.daemons(n) == [] for n in lighter.nodes)  # no role, no agents
+    default = scenario.load(ROOT / "scenarios" / "nova-rolling.yaml")
+    assert all(NEUTRON.daemons(n) == [] for n in default.nodes)  # no role, no agents
 
 
 def test_every_server_binds_with_the_ovs_driver_and_the_agents_use_the_userspace_datapath(

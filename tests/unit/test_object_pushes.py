@@ -106,7 +106,7 @@ def test_the_run_records_the_pushes_only_where_agents_run(tmp_path):
     from .test_neutron_agents import with_agents
 
     root = Path(__file__).resolve().parents[2]
-    for path, expected in ((root / "scenarios" / "without-agents.yaml", False),
+    for path, expected in ((root / "scenarios" / "nova-rolling.yaml", False),
                            (with_agents(tmp_path), True)):  # fmt: skip
         run_dir = tmp_path / path.stem
         run_dir.mkdir()
