@@ -211,6 +211,15 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
         == XFAIL  # fmt: skip
     assert logged(agent, "2026.2", "5.9 neutron-openvswitch-agent on controller: …", timeout) \
         == FAIL  # fmt: skip
+    gave_up = ("Error during notification for neutron.plugins.ml2.drivers.openvswitch.agent."
+               "ovs_neutron_agent.CacheBackedPluginApi._legacy_notifier-466021 Network, "
+               "after_update: oslo_messaging.exceptions.MessagingTimeout: Timed out waiting "
+               "for a reply to message ID 0e9ed839e83049498350ccaf77f3c4c5")  # fmt: skip
+    its_stop = "5.9 neutron-openvswitch-agent on controller: graceful stop (SIGTERM, ...)"
+    assert logged(agent, "2026.1", its_stop, gave_up) == XFAIL  # the fifth roll's
+    assert logged(agent, "2026.1", its_stop, gave_up.replace("MessagingTimeout", "KeyError")) \
+        == FAIL  # fmt: skip
+    assert logged(agent, "2026.2", its_stop, gave_up) == FAIL
     assert logged("neutron-dhcp-agent", "2026.1", own_stop, resync) == XFAIL
     assert logged("neutron-dhcp-agent", "2026.1", server, resync) == FAIL  # not its own stop
 
