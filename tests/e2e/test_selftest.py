@@ -34,11 +34,7 @@ def on_e2e_network(path: Path, into: Path) -> Path:
     """The case's scenario (what it extends merged in, its patches' paths absolute), moved
     to the e2e cloud's bridge and node addresses. Tempest is off where the case does not
     expect it: its runs add two minutes to each case, and its own oracle is proven by
-    test_oracles_fire and the default roll (`harness selftest` itself runs it). So are
-    neutron's agents (no node keeps the `network` role): no CI case is about them
-    (test_the_ci_subset…), each case's oracle fires with or without them, and they add
-    two to three minutes to each case (1,471 s for the two patches with them, against
-    about 860 s); the default roll of test_rolling_upgrade rolls them."""
+    test_oracles_fire and the default roll (`harness selftest` itself runs it)."""
     doc, e2e = read(path, sources=False)[0], yaml.safe_load(SCENARIO.read_text())
     if "tempest" not in doc["selftest"]["expect"]:
         doc["tempest"] = {"enabled": False}
@@ -46,7 +42,6 @@ def on_e2e_network(path: Path, into: Path) -> Path:
     addresses = {n["name"]: n["address"] for n in e2e["nodes"]}
     for node in doc["nodes"]:
         node["address"] = addresses[node["name"]]
-        node["roles"] = [r for r in node["roles"] if r != "network"]
     out = into / path.name
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     return out
@@ -56,13 +51,6 @@ def test_the_ci_subset_is_two_or_three_procedures_and_two_patches(tmp_path):
     assert 2 <= len(CI_CASES) <= 3, sorted(CI_CASES)
     assert len(CI_CODE) == 2 and all(load(p, sources=False).selftest.expect
                                      for p in CI_CODE.values()), sorted(CI_CODE)  # fmt: skip
-    # none is about neutron's agents, which CI's copies leave out (on_e2e_network)
-    for path in [*CI_CASES.values(), *CI_CODE.values()]:
-        doc = read(path, sources=False)[0]
-        plan, to = doc.get("plan") or {}, doc["releases"]["to"]
-        assert plan.get("projects") != ["neutron"], path  # a neutron-only roll
-        assert "neutron" not in (to.get("sources", {}) if isinstance(to, dict) else {}), path
-        assert "agent" not in json.dumps(plan.get("faults", [])), path
 
 
 @pytest.mark.timeout(1500)
