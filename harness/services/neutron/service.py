@@ -1,8 +1,10 @@
-"""Neutron: a real neutron-server API (ML2, no agents) under uwsgi.
+"""Neutron: a real neutron-server API under uwsgi on each API node and, on nodes with the
+`network` role (scenarios/neutron-agents.yaml), ML2/OVS: an RPC server per API node, the
+OVS agent on each node, the DHCP agent on the controller.
 
 nova-api calls neutron on every server read, even for servers with no network, so a real
-neutron API is part of the cloud; without agents nothing binds ports, which is fine for
-servers booted with "networks": "none".
+neutron API is part of every cloud; with no node of the `network` role (the default)
+nothing binds ports, which is fine for servers booted with "networks": "none".
 
 Rolling upgrade: the expand branch is additive and runs while old servers serve; the
 contract branch is not safe while any neutron-server runs, so it is applied only when
