@@ -1,6 +1,10 @@
 """Known findings: an oracle's failure becomes an expected failure only when every piece of
 its evidence matches a known finding; other evidence keeps it failed; unused ones are stale."""
 
+import functools
+from pathlib import Path
+
+from harness import scenario
 from harness.checks import findings
 from harness.checks.findings import KnownFinding
 from harness.checks.verdict import FAIL, PASS, XFAIL, Verdict, worst
@@ -10,6 +14,21 @@ OLD_API_500 = KnownFinding(
     (("backend_release", "2026\\.1"), ("request", "GET nova GET /v2.1/servers.*"),
      ("status", "500")),
 )  # fmt: skip
+
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@functools.cache
+def known_in(name: str) -> tuple[KnownFinding, ...]:
+    """A scenario's known findings, loaded once for all the tests that judge by them."""
+    return scenario.load(SCENARIOS / name).known_findings
+
+
+def outcome(oracle: str, *evidence: dict, scenario_file: str = "nova-rolling.yaml") -> str:
+    """What a failure of `oracle` on `evidence` becomes against a scenario's known findings."""
+    v = Verdict(oracle, FAIL, f"{len(evidence)} failed", {}, list(evidence))
+    return findings.apply([v], known_in(scenario_file))[0][0].status
 
 
 def failure(status=500, release="2026.1", request="GET nova GET /v2.1/servers/detail"):
@@ -61,12 +80,6 @@ def test_the_default_scenarios_conductor_finding_waives_work_lost_in_the_conduct
     delete accepted during a nova-api restart whose compute's call the stopping conductor
     took and never answered is the finding (seen in CI); the same delete whose message was
     lost on another queue, or with no message to show, is a failure."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
     stop = "6.18 nova-conductor on controller: graceful stop (SIGTERM, bounded wait, SIGKILL)"
     api = "6.16 nova-api on compute-api: graceful stop"
 
@@ -78,8 +91,7 @@ def test_the_default_scenarios_conductor_finding_waives_work_lost_in_the_conduct
                 "steps": [api, stop], "lost_message": message if queue else None}  # fmt: skip
 
     def verdict(*evidence):
-        v = Verdict("rpc_end_to_end", FAIL, "lost", {}, list(evidence))
-        return findings.apply([v], known)[0][0].status
+        return outcome("rpc_end_to_end", *evidence)
 
     assert verdict(lost("conductor", [stop, "6.19 nova-scheduler on controller: graceful stop"])) \
         == XFAIL  # fmt: skip
@@ -107,12 +119,6 @@ def test_the_default_scenarios_fanout_finding_waives_the_build_its_compute_logge
     """A create its compute set to ERROR after the scheduler's fanout exchange was gone is
     the fanout finding by its request's first error record, whatever step it began in; a
     create that stayed pending, or whose log says something else, is a failure."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
     fanout = ("Failed to publish message to topic 'scheduler_fanout': Basic.publish: (404) "
               "NOT_FOUND - no exchange 'scheduler_fanout' in vhost '/'")  # fmt: skip
 
@@ -122,8 +128,7 @@ def test_the_default_scenarios_fanout_finding_waives_the_build_its_compute_logge
                            "message": message}}  # fmt: skip
 
     def verdict(*evidence):
-        v = Verdict("rpc_end_to_end", FAIL, "lost", {}, list(evidence))
-        return findings.apply([v], known)[0][0].status
+        return outcome("rpc_end_to_end", *evidence)
 
     assert verdict(lost("ERROR", fanout)) == XFAIL
     assert verdict(lost("pending", fanout)) == FAIL
@@ -134,20 +139,13 @@ def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agen
     """The records a roll with neutron's agents showed (docs/neutron-agents-research.md,
     section 9): a server's push to a versioned-object fanout gone with the last old agent,
     waived during an OVS agent's restart and nowhere else."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
     push = ("Failed to publish message to topic 'neutron-vo-Port-1.10_fanout': Basic.publish: "
             "(404) NOT_FOUND - no exchange 'neutron-vo-Port-1.10_fanout' in vhost '/'")  # fmt: skip
     agent = "5.10 neutron-openvswitch-agent on compute-api: graceful stop (SIGTERM, ...)"
 
     def verdict(process, step, message=push):
         record = {"process": process, "release": "2026.2", "step": step, "message": message}
-        v = Verdict("service_logs", FAIL, "logged", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("service_logs", record, scenario_file="neutron-agents.yaml")
 
     assert verdict("neutron-rpc-server", agent) == XFAIL
     assert verdict("neutron-api", agent) == XFAIL
@@ -160,8 +158,7 @@ def test_the_neutron_fanout_finding_waives_a_servers_push_only_while_an_ovs_agen
     def reopened(same_request):
         record = {"process": "neutron-api", "release": "2026.2", "step": agent,
                   "message": closed, "same_request": same_request}  # fmt: skip
-        v = Verdict("service_logs", FAIL, "logged", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("service_logs", record, scenario_file="neutron-agents.yaml")
 
     # the connection the broker closed with the push's 404, in the same request, reopened
     assert reopened("neutron-api: NotFound; neutron-api: RecoverableConnectionError") == XFAIL
@@ -174,19 +171,12 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
     timeout a minute later, and the DHCP agent, resyncing while it stopped, its traceback.
     Waived for those calls in an RPC server's stop and those records of 2026.1 agents;
     the same call lost in a neutron-api's restart, or another method, is a failure."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
     server = "5.3 neutron-rpc-server on compute-api: graceful stop (SIGTERM, ...)"
 
     def lost(method, in_hand, queue="q-plugin"):
         record = {"role": "call", "queue": queue, "method": method,
                   "why": "delivered, never answered", "in_hand": f"{in_hand}, 5.4 …"}  # fmt: skip
-        v = Verdict("rpc_bus", FAIL, "lost", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("rpc_bus", record, scenario_file="neutron-agents.yaml")
 
     assert lost("get_network_details", server) == XFAIL
     assert lost("get_network_info", server) == XFAIL
@@ -196,8 +186,7 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
 
     def logged(process, release, step, message):
         record = {"process": process, "release": release, "step": step, "message": message}
-        v = Verdict("service_logs", FAIL, "logged", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("service_logs", record, scenario_file="neutron-agents.yaml")
 
     timeout = (
         "Timeout in RPC method get_network_details. Waiting for 10 seconds before next "
@@ -227,19 +216,12 @@ def test_the_neutron_rpc_server_finding_waives_an_agents_call_it_took_while_stop
 def test_the_ovsdb_clear_finding_waives_a_vanished_tap_only():
     """The agent's aborted other_config clear of a tap the VIF unplug removed (any release,
     any step); another aborted OVSDB transaction of the agent stays a failure."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "neutron-agents.yaml").known_findings
 
     def logged(message, release="2026.1"):
         step = "3.4 glance-api on controller: graceful stop"
         record = {"process": "neutron-openvswitch-agent", "release": release, "step": step,
                   "message": message}  # fmt: skip
-        v = Verdict("service_logs", FAIL, "logged", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("service_logs", record, scenario_file="neutron-agents.yaml")
 
     clear = ("txn n=1 command(idx=0): DbClearCommand(_result=None, table=Interface, "
              "record=tapc21a07bc-65, column=other_config) aborted due to error: Cannot find "
@@ -257,12 +239,6 @@ def test_the_dhcp_port_race_finding_waives_a_subnet_deleted_under_the_dhcp_agent
     answer to that request and the server's binding attempts under it are waived; the same
     error answered by neutron-api (a client's request), a binding failure with no vanished
     subnet in its request, or another error are not."""
-    from pathlib import Path
-
-    from harness import scenario
-
-    root = Path(__file__).resolve().parents[2]
-    known = scenario.load(root / "scenarios" / "nova-rolling.yaml").known_findings
     race = ("Unable to complete operation on subnet 403354b0-044b-4320-a20a-08616f9cc7ca: "
             "This subnet is being modified by another concurrent operation.")  # fmt: skip
     server = f"Exception during message handling: neutron_lib.exceptions.SubnetInUse: {race}"
@@ -278,8 +254,7 @@ def test_the_dhcp_port_race_finding_waives_a_subnet_deleted_under_the_dhcp_agent
     def logged(process, message, same_request=""):
         record = {"process": process, "release": "2026.2", "message": message, "step": step,
                   "same_request": same_request}  # fmt: skip
-        v = Verdict("service_logs", FAIL, "logged", {}, [record])
-        return findings.apply([v], known)[0][0].status
+        return outcome("service_logs", record)
 
     assert logged("neutron-dhcp-agent", agent, asked) == XFAIL
     assert logged("neutron-rpc-server", server, asked) == XFAIL
